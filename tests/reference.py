@@ -1,0 +1,81 @@
+"""Slow, readable numpy versions of the model's computations, for the tests.
+
+Written from the equations in ``sparselmm.model`` (not from the kernels), with
+a dense projected design ``Xt = P X`` and no tricks.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+
+def projected(X, y, Z, standardize=True):
+    """Dense ``P X`` (standardised, mean-imputed) and ``P y``."""
+    raw = np.asarray(X)
+    X = raw.astype(float)
+    if raw.dtype == np.int8:
+        X[raw == -127] = np.nan
+    m = np.nanmean(X, axis=0)
+    X = np.where(np.isnan(X), m, X) - m
+    sd = X.std(axis=0)
+    if standardize:
+        X = np.divide(X, sd, out=np.zeros_like(X), where=sd > 0)
+    n = X.shape[0]
+    Zf = np.ones((n, 1)) if Z is None else np.column_stack([np.ones(n), Z])
+    P = np.eye(n) - Zf @ np.linalg.pinv(Zf)
+    return P @ X, P @ y, n - Zf.shape[1]
+
+
+def sweep(Xt, yt, alpha, mu, s2, sigma2, sa, logodds):
+    """One coordinate pass with the residual recomputed densely each time."""
+    alpha, mu, s2 = alpha.copy(), mu.copy(), s2.copy()
+    for j in range(Xt.shape[1]):
+        dj = Xt[:, j] @ Xt[:, j]
+        b = alpha * mu
+        b[j] = 0.0
+        r = yt - Xt @ b
+        s2[j] = sigma2 * sa / (sa * dj + 1)
+        mu[j] = s2[j] / sigma2 * (Xt[:, j] @ r)
+        z = logodds + 0.5 * (math.log(s2[j] / (sa * sigma2)) + mu[j] ** 2 / s2[j])
+        alpha[j] = 1 / (1 + math.exp(-z))
+    return alpha, mu, s2
+
+
+def elbo(Xt, yt, n_eff, alpha, mu, s2, sigma2, sa, pi):
+    d = np.einsum("ij,ij->j", Xt, Xt)
+    r = yt - Xt @ (alpha * mu)
+    e_rss = r @ r + d @ (alpha * (mu**2 + s2) - (alpha * mu) ** 2)
+    ll = -0.5 * n_eff * math.log(2 * math.pi * sigma2) - e_rss / (2 * sigma2)
+    vb = sigma2 * sa
+    kl_b = 0.5 * np.sum(alpha * (np.log(vb / s2) + (mu**2 + s2) / vb - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_g = np.nansum(alpha * np.log(alpha / pi)) + np.nansum(
+            (1 - alpha) * np.log((1 - alpha) / (1 - pi)))
+    return ll - kl_b - kl_g
+
+
+def enumerate_posterior(Xt, yt, n_eff, sigma2, sa, pi):
+    """Exact PIPs and log marginal likelihood over all 2^p models."""
+    n, p = Xt.shape
+    logs, models = [], []
+    for gamma in itertools.product([0, 1], repeat=p):
+        idx = np.flatnonzero(gamma)
+        k = idx.size
+        lp = k * math.log(pi) + (p - k) * math.log(1 - pi)
+        quad = yt @ yt
+        logdet = 0.0
+        if k:
+            Xg = Xt[:, idx]
+            A = Xg.T @ Xg + np.eye(k) / sa
+            xy = Xg.T @ yt
+            quad -= xy @ np.linalg.solve(A, xy)
+            logdet = np.linalg.slogdet(np.eye(k) + sa * Xg.T @ Xg)[1]
+        ll = -0.5 * n_eff * math.log(2 * math.pi * sigma2) - 0.5 * logdet - quad / (2 * sigma2)
+        logs.append(lp + ll)
+        models.append(gamma)
+    logs = np.array(logs)
+    logz = logs.max() + math.log(np.exp(logs - logs.max()).sum())
+    post = np.exp(logs - logz)
+    pip = post @ np.array(models)
+    return pip, logz

@@ -1,0 +1,11 @@
+"""sparselmm: sparse Bayesian phenotype prediction from SNP genotypes.
+
+The variational-EM spike-and-slab model of Xiao (2019) "Sparse Linear Mixed
+Model", its baselines, simulation, PLINK genotype I/O, cross-validation and
+plotting.
+"""
+
+from .model import SparseLMM
+
+__all__ = ["SparseLMM"]
+__version__ = "0.1.0"

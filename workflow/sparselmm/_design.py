@@ -1,0 +1,184 @@
+"""Input checking, on-the-fly standardisation and the covariate projection.
+
+Covariates ``Z`` (with an intercept always added) are integrated out exactly,
+as in varbvs (Carbonetto & Stephens 2012): ``y`` and every genotype column are
+projected onto the orthogonal complement of ``span([1, Z])``. With ``Q`` an
+orthonormal basis of that span, ``P = I - Q Q^T``. ``P x_j`` is never formed:
+only ``C = Q^T X`` (k x p) and ``d_j = ||P x_j||^2 = ||x_j||^2 - ||C_j||^2``
+are stored, which is what the coordinate updates need.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+
+BLOCK = 2048
+
+
+def check_genotypes(X, name="X", fill=None):
+    """Return ``(G, sentinel)``: a Fortran-ordered int8 or float64 matrix.
+
+    Missing floats (NaN) are replaced by ``fill[j]`` (default: the column mean).
+    """
+    if not hasattr(X, "dtype"):
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numeric: {exc}") from None
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (samples x SNPs), got shape {X.shape}")
+    if X.dtype == np.int8:
+        return np.asfortranarray(X), np.int8(_kernels.INT8_MISSING)
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be numeric (int8 dosages or floats), got dtype {X.dtype}")
+    G = np.array(X, dtype=np.float64, order="F", copy=True)
+    bad = np.isinf(G)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"{name} contains an infinite value (row {i}, column {j})")
+    nan = np.isnan(G)
+    if nan.any():  # mean-impute missing floats, column by column
+        cols = np.flatnonzero(nan.any(axis=0))
+        for j in cols:
+            obs = ~nan[:, j]
+            if fill is not None:
+                G[~obs, j] = fill[j]
+            else:
+                G[~obs, j] = G[obs, j].mean() if obs.any() else 0.0
+    return G, np.float64(np.nan)
+
+
+def check_vector(y, n, name):
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {y.shape}")
+    if y.shape[0] != n:
+        raise ValueError(f"{name} has {y.shape[0]} entries but X has {n} rows")
+    if not np.all(np.isfinite(y)):
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise ValueError(f"{name} contains NaN or inf (first at row {i})")
+    return y
+
+
+def covariate_matrix(Z, n):
+    """``[1, Z]`` as float64, checked; ``Z`` may be None."""
+    if Z is None:
+        return np.ones((n, 1))
+    try:
+        Z = np.asarray(Z, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Z must be numeric: {exc}") from None
+    if Z.ndim == 1:
+        Z = Z[:, None]
+    if Z.ndim != 2:
+        raise ValueError(f"Z must be 2-D (samples x covariates), got shape {Z.shape}")
+    if Z.shape[0] != n:
+        raise ValueError(f"Z has {Z.shape[0]} rows but X has {n} rows")
+    if not np.all(np.isfinite(Z)):
+        i, j = np.argwhere(~np.isfinite(Z))[0]
+        raise ValueError(f"Z contains NaN or inf (row {i}, column {j})")
+    return np.column_stack([np.ones(n), Z])
+
+
+def orthonormal_basis(Zfull):
+    """Q of the thin QR of ``[1, Z]``; ValueError when the columns are collinear."""
+    Q, R = np.linalg.qr(Zfull)
+    diag = np.abs(np.diag(R))
+    tol = max(Zfull.shape) * np.finfo(float).eps * max(diag.max(), 1.0) * 1e3
+    if np.any(diag <= tol):
+        bad = int(np.flatnonzero(diag <= tol)[0])
+        what = "the intercept" if bad == 0 else f"covariate column {bad - 1}"
+        raise ValueError(
+            f"Z is rank-deficient: {what} is a linear combination of the columns "
+            "before it (an intercept is always added; do not pass a constant column)"
+        )
+    return Q, R
+
+
+@dataclass
+class Design:
+    """Everything the coordinate updates need, computed once per fit."""
+
+    G: np.ndarray
+    sentinel: object
+    mean: np.ndarray
+    scale: np.ndarray  # 1/sd (or 1), 0 for excluded SNPs
+    n_missing: np.ndarray
+    Zfull: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    C: np.ndarray  # Q^T X, k x p
+    d: np.ndarray  # ||P x_j||^2
+    active: np.ndarray  # bool, SNPs that enter the model
+    y: np.ndarray
+    y_tilde: np.ndarray  # P y
+
+    @property
+    def n(self):
+        return self.G.shape[0]
+
+    @property
+    def n_eff(self):
+        return self.G.shape[0] - self.Q.shape[1]
+
+
+def build_design(X, y, Z, *, standardize=True):
+    G, sentinel = check_genotypes(X)
+    n, p = G.shape
+    if n < 2:
+        raise ValueError(f"need at least 2 samples, got {n}")
+    if p < 1:
+        raise ValueError("X has no columns (SNPs)")
+    y = check_vector(y, n, "y")
+    Zfull = covariate_matrix(Z, n)
+    if Zfull.shape[1] >= n:
+        raise ValueError(
+            f"{Zfull.shape[1]} covariates (intercept included) leave no degrees of "
+            f"freedom with {n} samples"
+        )
+    Q, R = orthonormal_basis(Zfull)
+    y_tilde = y - Q @ (Q.T @ y)
+    if not np.any(np.abs(y_tilde) > 1e-12 * max(1.0, np.abs(y).max())):
+        raise ValueError("y is constant (or fully explained by the covariates)")
+    mean, sd, n_missing = _kernels.column_moments(G, sentinel)
+    poly = sd > 1e-8 * np.maximum(1.0, np.abs(mean))
+    scale = np.zeros(p)
+    scale[poly] = 1.0 / sd[poly] if standardize else 1.0
+    C, d = project_columns(G, sentinel, mean, scale, Q)
+    # a SNP collinear with the covariates carries no information
+    active = poly & (d > 1e-8 * n * np.where(standardize, 1.0, sd**2))
+    return Design(G, sentinel, mean, scale, n_missing, Zfull, Q, R, C, d, active,
+                  y, y_tilde)
+
+
+def project_columns(G, sentinel, mean, scale, Q):
+    """``C = Q^T X`` and ``d_j = ||x_j||^2 - ||C_j||^2``, blockwise (BLAS)."""
+    n, p = G.shape
+    k = Q.shape[1]
+    C = np.empty((k, p))
+    d = np.empty(p)
+    buf = np.empty((n, min(BLOCK, p)), order="F")
+    for j0 in range(0, p, BLOCK):
+        j1 = min(p, j0 + BLOCK)
+        blk = buf[:, : j1 - j0]
+        _kernels.decode_block(G, sentinel, mean, scale, j0, j1, blk)
+        Cb = Q.T @ blk
+        C[:, j0:j1] = Cb
+        d[j0:j1] = np.einsum("ij,ij->j", blk, blk) - np.einsum("ij,ij->j", Cb, Cb)
+    np.maximum(d, 0.0, out=d)
+    return C, d
+
+
+def standardized_matvec(G, sentinel, mean, scale, b):
+    """``X b`` for the standardised (mean-imputed) genotypes."""
+    out = np.zeros(G.shape[0])
+    _kernels.matvec(G, sentinel, mean, scale, np.ascontiguousarray(b, dtype=np.float64), out)
+    return out

@@ -1,0 +1,132 @@
+"""Compiled inner loops (numba) of the variational EM.
+
+Every kernel works on the *raw* genotype matrix ``G`` (n x p, Fortran order,
+``int8`` dosages with a missing-value sentinel, or ``float64``) and
+standardises a column on the fly::
+
+    x_ij = (g_ij - m_j) / s_j          (0 where g_ij is missing)
+
+so that no standardised float copy of ``G`` is ever made. For float input the
+sentinel is NaN, which never compares equal, so no value is treated as missing
+(float input is imputed before it reaches these kernels).
+
+The notation follows :mod:`sparselmm.model`: ``v = y~ - X b`` is the residual
+against the *unprojected* standardised genotypes, ``u = Q^T X b`` its component
+in the covariate space, and ``C[:, j] = Q^T x_j``.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+INT8_MISSING = -127
+
+
+@njit(cache=True, nogil=True)
+def column_moments(G, sentinel):
+    """Per-column mean over observed entries, sd (population), missing count."""
+    n, p = G.shape
+    mean = np.zeros(p)
+    sd = np.zeros(p)
+    n_miss = np.zeros(p, dtype=np.int64)
+    for j in range(p):
+        s1 = 0.0
+        s2 = 0.0
+        cnt = 0
+        for i in range(n):
+            g = G[i, j]
+            if g != sentinel:
+                x = float(g)
+                s1 += x
+                s2 += x * x
+                cnt += 1
+        n_miss[j] = n - cnt
+        if cnt > 0:
+            mu = s1 / cnt
+            mean[j] = mu
+            # variance of the mean-imputed column over all n rows
+            var = (s2 - cnt * mu * mu) / n
+            sd[j] = math.sqrt(var) if var > 0.0 else 0.0
+    return mean, sd, n_miss
+
+
+@njit(cache=True, nogil=True)
+def decode_block(G, sentinel, mean, scale, j0, j1, out):
+    """Write standardised columns ``j0:j1`` of ``G`` into ``out[:, :j1-j0]``."""
+    n = G.shape[0]
+    for j in range(j0, j1):
+        mj = mean[j]
+        sj = scale[j]
+        c = j - j0
+        for i in range(n):
+            g = G[i, j]
+            out[i, c] = 0.0 if g == sentinel else (float(g) - mj) * sj
+
+
+@njit(cache=True, nogil=True)
+def matvec(G, sentinel, mean, scale, b, out):
+    """``out += X b`` for the standardised X; columns with ``b_j == 0`` skipped."""
+    n, p = G.shape
+    for j in range(p):
+        bj = b[j] * scale[j]
+        if bj == 0.0:
+            continue
+        mj = mean[j]
+        for i in range(n):
+            g = G[i, j]
+            if g != sentinel:
+                out[i] += (float(g) - mj) * bj
+
+
+@njit(cache=True, nogil=True)
+def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
+          sigma2, sa, logodds):
+    """One coordinate-ascent pass over the active SNPs, in order.
+
+    Updates ``alpha, mu, s2`` (variational parameters), ``v`` and ``u`` in
+    place. Returns the largest absolute change in ``alpha``.
+    """
+    n = G.shape[0]
+    k = C.shape[0]
+    max_change = 0.0
+    for j in range(G.shape[1]):
+        if not active[j]:
+            continue
+        mj = mean[j]
+        sj = scale[j]
+        # x_j^T v, the residual against the unprojected genotypes
+        acc = 0.0
+        for i in range(n):
+            g = G[i, j]
+            if g != sentinel:
+                acc += (float(g) - mj) * v[i]
+        xr = acc * sj
+        for c in range(k):
+            xr += C[c, j] * u[c]
+        b_old = alpha[j] * mu[j]
+        dj = d[j]
+        s2j = sigma2 * sa / (sa * dj + 1.0)
+        muj = s2j / sigma2 * (xr + dj * b_old)
+        z = logodds + 0.5 * (math.log(s2j / (sa * sigma2)) + muj * muj / s2j)
+        if z >= 0.0:
+            aj = 1.0 / (1.0 + math.exp(-z))
+        else:
+            ez = math.exp(z)
+            aj = ez / (1.0 + ez)
+        change = abs(aj - alpha[j])
+        if change > max_change:
+            max_change = change
+        alpha[j] = aj
+        mu[j] = muj
+        s2[j] = s2j
+        delta = aj * muj - b_old
+        if delta != 0.0:
+            ds = delta * sj
+            for i in range(n):
+                g = G[i, j]
+                if g != sentinel:
+                    v[i] -= (float(g) - mj) * ds
+            for c in range(k):
+                u[c] += delta * C[c, j]
+    return max_change
