@@ -29,8 +29,8 @@ from ._design import build_design, check_genotypes, covariate_matrix, standardiz
 
 PI_MODES = ("em", "grid", "fixed")
 # a grid point whose ELBO stays this far below the best has importance
-# weight below exp(-50) ~ 2e-22 and is not iterated to convergence
-NEGLIGIBLE = 50.0
+# weight below exp(-20) ~ 2e-9 and is not iterated to convergence
+NEGLIGIBLE = 20.0
 
 
 @dataclass

@@ -1,0 +1,38 @@
+# Collect the per-fold metrics into the results table and draw Fig 1.
+
+
+rule simulation_table:
+    input:
+        simulation_fits,
+    output:
+        table=report(
+            "results/tables/simulation_r2.tsv",
+            caption="../report/simulation_table.rst",
+            category="Fig 1: simulation",
+        ),
+    log:
+        "results/logs/simulation_table.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/collect_metrics.py"
+
+
+rule fig1:
+    input:
+        table="results/tables/simulation_r2.tsv",
+    output:
+        png=report(
+            "results/figures/fig1_simulation.png",
+            caption="../report/fig1.rst",
+            category="Fig 1: simulation",
+        ),
+        pdf="results/figures/fig1_simulation.pdf",
+    log:
+        "results/logs/fig1.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    params:
+        methods=METHODS,
+    script:
+        "../scripts/plot_fig1.py"

@@ -1,0 +1,95 @@
+# Shared helpers: config validation, scenario naming, output lists, resources.
+import os
+
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+SIM = config["simulation"]
+FOLDS = list(range(config["cv"]["folds"]))
+METHODS = config["methods"]
+SCENARIOS = [f"c{c}_h{h:g}" for c in SIM["n_causal"] for h in SIM["h2"]]
+REPLICATES = list(range(1, SIM["replicates"] + 1))
+
+
+wildcard_constraints:
+    scenario=r"c\d+_h[0-9.]+",
+    replicate=r"\d+",
+    fold=r"\d+",
+    method=r"[a-z_]+",
+
+
+def parse_scenario(scenario):
+    """'c10_h0.5' -> (10, 0.5)."""
+    c, h = scenario[1:].split("_h")
+    return int(c), float(h)
+
+
+def dataset_seed(wildcards):
+    """A distinct, reproducible seed per scenario x replicate."""
+    c, h = parse_scenario(wildcards.scenario)
+    keys = (SIM["n_causal"].index(c), SIM["h2"].index(h), int(wildcards.replicate))
+    return SIM["seed"] * 1_000_003 + keys[0] * 10_007 + keys[1] * 101 + keys[2]
+
+
+def simulation_params(wildcards):
+    c, h = parse_scenario(wildcards.scenario)
+    return dict(
+        n=SIM["n_individuals"],
+        p=SIM["n_snps"],
+        n_causal=c,
+        h2=h,
+        covariate_effects=SIM["covariate_effects"],
+        intercept=SIM["intercept"],
+        maf_range=SIM["maf_range"],
+        seed=dataset_seed(wildcards),
+    )
+
+
+def scenario_labels(wildcards):
+    """Columns that identify a simulation fit in the results table."""
+    c, h = parse_scenario(wildcards.scenario)
+    return {"n_causal": c, "h2": h, "replicate": int(wildcards.replicate)}
+
+
+def method_options(wildcards):
+    if wildcards.method == "sparselmm":
+        return dict(config["sparselmm"])
+    if wildcards.method == "lasso":
+        return dict(config["lasso"])
+    return {}
+
+
+def genotype_mb(input):
+    """In-memory int8 size of the genotypes of a .bed input (4 per byte on disk)."""
+    return 4 * os.path.getsize(input.bed) / 1e6 if os.path.exists(input.bed) else 100
+
+
+def fit_mem_mb(wildcards, input):
+    # sparselmm keeps int8 genotypes (train + test, about 1x); the Lasso needs
+    # dense float64 copies (about 8 bytes x 3 per genotype)
+    factor = 24 if wildcards.method == "lasso" else 2
+    return int(1000 + factor * genotype_mb(input))
+
+
+def fit_runtime(wildcards, input):
+    # minutes: generous for the default sizes, scaled with the genotype volume
+    return int(10 + genotype_mb(input) / 20)
+
+
+def simulation_fits(wildcards=None):
+    return expand(
+        "results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}.metrics.tsv",
+        scenario=SCENARIOS,
+        replicate=REPLICATES,
+        method=METHODS,
+        fold=FOLDS,
+    )
+
+
+def final_outputs():
+    return [
+        "results/tables/simulation_r2.tsv",
+        "results/figures/fig1_simulation.png",
+        "results/figures/fig1_simulation.pdf",
+    ]

@@ -1,0 +1,10 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+paths, out = list(snakemake.input), snakemake.output.table  # noqa: F821
+
+from sparselmm.pipeline import collect_metrics  # noqa: E402
+
+table = collect_metrics(paths)
+table.to_csv(out, sep="\t", index=False, float_format="%.6g")
+print(f"{len(table)} rows from {len(paths)} fits", file=sys.stderr)

@@ -1,0 +1,24 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+inp, out, params, wc = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
+
+import pandas as pd  # noqa: E402
+
+from sparselmm.pipeline import fit_fold  # noqa: E402
+
+preds, metrics = fit_fold(
+    bed=inp.bed[: -len(".bed")],
+    phenotypes=inp.phenotypes,
+    phenotype=params.phenotype,
+    covariates=inp.get("covariates"),
+    folds=inp.folds,
+    fold=int(wc.fold),
+    method=wc.method,
+    options=params.options,
+    truth=inp.get("truth"),
+)
+row = {**params.labels, "fold": int(wc.fold), "method": wc.method, **metrics}
+preds.to_csv(out.predictions, sep="\t", index=False, float_format="%.10g")
+pd.DataFrame([row]).to_csv(out.metrics, sep="\t", index=False, float_format="%.6g")
+print(row, file=sys.stderr)

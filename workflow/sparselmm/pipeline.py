@@ -1,0 +1,150 @@
+"""The workflow's steps as plain functions: data sets on disk, one CV fold fit.
+
+The Snakemake scripts only unpack the ``snakemake`` object and call these.
+File formats (all tab-separated, with a header):
+
+* phenotypes: column ``iid`` plus one column per phenotype;
+* covariates: column ``iid`` plus one numeric column per covariate;
+* folds: ``iid``, ``fold`` (0-based);
+* predictions: ``iid``, ``fold``, ``y``, ``pred``, ``pred_covariates``.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import plink
+from .baselines import Oracle, ProjectedLassoCV
+from .cv import assign_folds, covariate_fit, heldout_metrics
+from .model import SparseLMM
+from .simulate import simulate
+
+METHODS = ("sparselmm", "lasso", "oracle")
+
+
+# -- simulation -----------------------------------------------------------------
+def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, intercept,
+                     maf_range, seed):
+    """Simulate one data set and write ``.bed/.bim/.fam``, phenotype, covariate, truth."""
+    sim = simulate(n=n, p=p, n_causal=n_causal, h2=h2, covariate_effects=covariate_effects,
+                   intercept=intercept, maf_range=maf_range, seed=seed)
+    out = Path(out_prefix)
+    iids = [f"ind{i + 1}" for i in range(n)]
+    sids = [f"snp{j + 1}" for j in range(p)]
+    plink.write_bed(out / "genotypes", sim.genotypes, iids, sids)
+    pd.DataFrame({"iid": iids, "y": sim.y}).to_csv(out / "phenotypes.tsv", sep="\t", index=False,
+                                                   float_format="%.10g")
+    cov = pd.DataFrame(sim.covariates, columns=[f"cov{k + 1}" for k in range(sim.covariates.shape[1])])
+    cov.insert(0, "iid", iids)
+    cov.to_csv(out / "covariates.tsv", sep="\t", index=False, float_format="%.10g")
+    causal = np.flatnonzero(sim.beta)
+    truth = {
+        "intercept": sim.intercept,
+        "covariate_effects": sim.covariate_effects.tolist(),
+        "causal_snps": [sids[j] for j in causal],
+        "causal_index": causal.tolist(),
+        "beta": sim.beta[causal].tolist(),
+        "h2_target": h2,
+        "h2_realised": float(sim.genetic_value.var() / (sim.genetic_value + sim.noise).var()),
+        "seed": seed,
+    }
+    (out / "truth.json").write_text(json.dumps(truth, indent=1))
+    return sim
+
+
+# -- folds ----------------------------------------------------------------------
+def write_folds(path, iids, k, seed):
+    folds = assign_folds(len(iids), k, seed)
+    pd.DataFrame({"iid": iids, "fold": folds}).to_csv(path, sep="\t", index=False)
+
+
+def read_table(path, what):
+    """A TSV keyed by ``iid`` (read as strings), with a clear error if malformed."""
+    df = pd.read_csv(path, sep="\t", dtype={"iid": str})
+    if "iid" not in df.columns:
+        raise ValueError(f"{path}: {what} table needs an 'iid' column, found {list(df.columns)}")
+    dup = df["iid"][df["iid"].duplicated()]
+    if len(dup):
+        raise ValueError(f"{path}: duplicate sample ID {dup.iloc[0]!r} in the {what} table")
+    return df.set_index("iid")
+
+
+# -- fitting one fold -----------------------------------------------------------
+def make_model(method, options, truth=None):
+    options = dict(options or {})
+    if method == "sparselmm":
+        return SparseLMM(**options)
+    if method == "lasso":
+        return ProjectedLassoCV(**options)
+    if method == "oracle":
+        if truth is None:
+            raise ValueError("method 'oracle' needs the true effects (simulated data only)")
+        return Oracle(beta=truth["beta_full"], intercept=truth["intercept"],
+                      covariate_effects=truth["covariate_effects"])
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
+             covariates=None, truth=None):
+    """Fit ``method`` on all folds but ``fold`` and predict ``fold``.
+
+    Returns ``(predictions DataFrame, metrics dict)``. Samples are matched by ID
+    between the .fam, phenotype, covariate and fold tables; samples with a
+    missing phenotype are left out.
+    """
+    fam = plink.read_samples(bed)
+    pheno = read_table(phenotypes, "phenotype")
+    if phenotype not in pheno.columns:
+        raise ValueError(f"{phenotypes}: no phenotype column {phenotype!r} "
+                         f"(columns: {', '.join(map(str, pheno.columns))})")
+    y_all = pheno[phenotype]
+    fold_tab = read_table(folds, "fold")["fold"]
+    ids = [i for i in fam if i in fold_tab.index and i in y_all.index and pd.notna(y_all[i])]
+    cov = None
+    if covariates is not None:
+        cov_tab = read_table(covariates, "covariate")
+        ids = [i for i in ids if i in cov_tab.index]
+        cov = cov_tab.loc[ids].to_numpy(dtype=float)
+    pos = {iid: k for k, iid in enumerate(fam)}
+    rows = np.array([pos[i] for i in ids])
+    f = fold_tab.loc[ids].to_numpy()
+    train, test = f != fold, f == fold
+    y = y_all.loc[ids].to_numpy(dtype=float)
+    # read the two parts separately: no second in-memory copy of the genotypes
+    G_train = plink.read_genotypes(bed, rows=rows[train])
+    G_test = plink.read_genotypes(bed, rows=rows[test])
+    if truth is not None:
+        truth = dict(json.loads(Path(truth).read_text()))
+        beta = np.zeros(G_train.shape[1])
+        beta[truth["causal_index"]] = truth["beta"]
+        truth["beta_full"] = beta
+    Ztr = None if cov is None else cov[train]
+    Zte = None if cov is None else cov[test]
+    model = make_model(method, options, truth)
+    t0 = time.perf_counter()
+    model.fit(G_train, y[train], Ztr)
+    pred = model.predict(G_test, Zte)
+    seconds = time.perf_counter() - t0
+    cov_pred = covariate_fit(Ztr, y[train], Zte)
+    metrics = heldout_metrics(y[test], pred, cov_pred)
+    metrics.update(
+        seconds=round(seconds, 3),
+        n_train=int(train.sum()),
+        n_test=int(test.sum()),
+        p=int(G_train.shape[1]),
+        converged=bool(getattr(model, "converged_", True)),
+    )
+    preds = pd.DataFrame({"iid": np.asarray(ids)[test], "fold": fold, "y": y[test],
+                          "pred": pred, "pred_covariates": cov_pred})
+    return preds, metrics
+
+
+def collect_metrics(paths):
+    """Concatenate one-row metric files into one table, in a stable order."""
+    table = pd.concat([pd.read_csv(p, sep="\t") for p in paths], ignore_index=True)
+    keys = [c for c in ("phenotype", "n_causal", "h2", "replicate", "method", "fold")
+            if c in table.columns]
+    return table.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -1,0 +1,78 @@
+"""Figures (matplotlib only). Methods keep one colour everywhere."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+COLOURS = {
+    "sparselmm": "#D55E00",
+    "lasso": "#0072B2",
+    "ridge": "#009E73",
+    "elasticnet": "#56B4E9",
+    "hybrid": "#CC79A7",
+    "oracle": "#000000",
+}
+LABELS = {
+    "sparselmm": "SparseLMM",
+    "lasso": "Lasso",
+    "ridge": "Ridge / GBLUP",
+    "elasticnet": "Elastic net",
+    "hybrid": "Hybrid",
+    "oracle": "Oracle (true effects)",
+}
+METRIC_LABELS = {
+    "r2": "held-out $R^2$ (full prediction)",
+    "r2_snp": "held-out $R^2$ of the SNP part\n(after training-fold covariate fit)",
+}
+
+
+def _boxes(ax, table, methods, metric):
+    fitted = [m for m in methods if m != "oracle"]
+    data = [table.loc[table["method"] == m, metric].to_numpy() for m in fitted]
+    pos = np.arange(len(fitted))
+    bp = ax.boxplot(data, positions=pos, widths=0.6, patch_artist=True, showfliers=False)
+    for patch, m in zip(bp["boxes"], fitted):
+        patch.set_facecolor(COLOURS.get(m, "grey"))
+        patch.set_alpha(0.55)
+    for median in bp["medians"]:
+        median.set_color("black")
+    rng = np.random.default_rng(0)
+    for k, (vals, m) in enumerate(zip(data, fitted)):
+        ax.scatter(k + rng.uniform(-0.12, 0.12, vals.size), vals, s=9,
+                   color=COLOURS.get(m, "grey"), zorder=3, edgecolor="none")
+    if "oracle" in methods:
+        o = table.loc[table["method"] == "oracle", metric]
+        if len(o):
+            ax.axhline(o.mean(), color=COLOURS["oracle"], ls="--", lw=1.2)
+    ax.set_xticks(pos, [LABELS.get(m, m) for m in fitted], rotation=20)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def fig1_simulation(table, methods, metric="r2"):
+    """3 x 3 grid (causal SNPs x h2) of held-out R^2 per method over folds.
+
+    The dashed line is the oracle's mean R^2 (the true effects), the best
+    achievable prediction.
+    """
+    causal = sorted(table["n_causal"].unique())
+    h2s = sorted(table["h2"].unique())
+    fig, axes = plt.subplots(len(causal), len(h2s), figsize=(3.4 * len(h2s), 3.0 * len(causal)),
+                             squeeze=False, sharex=True)
+    for r, c in enumerate(causal):
+        for k, h in enumerate(h2s):
+            ax = axes[r, k]
+            sub = table[(table["n_causal"] == c) & (table["h2"] == h)]
+            _boxes(ax, sub, methods, metric)
+            if r == 0:
+                ax.set_title(f"SNP heritability $h^2$ = {h:g}")
+            if k == 0:
+                ax.set_ylabel(f"{c} causal SNP{'s' if c > 1 else ''}\n\n{METRIC_LABELS[metric]}",
+                              fontsize=8)
+    n_rep = table["replicate"].nunique() if "replicate" in table else 1
+    n_fold = table["fold"].nunique()
+    fig.suptitle(f"Fig 1. Simulation: {n_rep} replicate(s) x {n_fold}-fold CV; "
+                 "dashed line = oracle (true effects)", fontsize=10)
+    fig.tight_layout()
+    return fig
