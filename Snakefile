@@ -1,5 +1,6 @@
 # SparseLMM: sparse Bayesian phenotype prediction from SNP genotypes.
-# Reproduces Fig 1 (simulation) of Xiao (2019) "Sparse Linear Mixed Model".
+# Reproduces Fig 1 (simulation) and Fig 2 (real data) of Xiao (2019)
+# "Sparse Linear Mixed Model".
 # Run: snakemake --cores N   (see README.md; every knob is in config.yaml)
 from snakemake.utils import min_version
 
@@ -11,6 +12,7 @@ configfile: "config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/realdata.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/aggregate.smk"
 

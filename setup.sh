@@ -6,6 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Debian packages: plink2 converts the default VCF to PLINK; apt-get/dpkg-deb
+# fetch the public GEUVADIS example (qtltools-example) without root.
+if ! command -v plink2 >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq plink2 >/dev/null
+  else
+    echo "setup.sh: plink2 is missing; install it (Debian: apt-get install plink2)" \
+      "or point config.yaml's realdata.genotypes at an existing PLINK fileset" >&2
+  fi
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

@@ -209,3 +209,15 @@ def test_bad_options_and_unfitted_predict(small_data):
     m = SparseLMM().fit(G, y, Z)
     with pytest.raises(ValueError, match="SNPs but the model"):
         m.predict(G[:, :-1], Z)
+
+
+def test_incremental_reference_equals_dense_reference():
+    # the benchmarks time sweep_incremental as their baseline: it must be right
+    G, y, Z, _, _ = simulate_small(n=50, p=30, n_causal=3, seed=9)
+    Xt, yt, _ = reference.projected(G, y, Z)
+    rng = np.random.default_rng(1)
+    start = (rng.uniform(size=30), rng.normal(size=30), np.full(30, 0.2))
+    a = reference.sweep(Xt, yt, *start, 0.7, 0.1, -1.5)
+    b = reference.sweep_incremental(Xt, yt, *start, 0.7, 0.1, -1.5)
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12)

@@ -36,3 +36,40 @@ rule fig1:
         methods=METHODS,
     script:
         "../scripts/plot_fig1.py"
+
+
+rule real_table:
+    input:
+        real_fits,
+    output:
+        table=report(
+            "results/tables/real_r2.tsv",
+            caption="../report/real_table.rst",
+            category="Fig 2: real data",
+        ),
+    log:
+        "results/logs/real_table.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/collect_metrics.py"
+
+
+rule fig2:
+    input:
+        table="results/tables/real_r2.tsv",
+    output:
+        png=report(
+            "results/figures/fig2_real.png",
+            caption="../report/fig2.rst",
+            category="Fig 2: real data",
+        ),
+        pdf="results/figures/fig2_real.pdf",
+    params:
+        methods=REAL_METHODS,
+    log:
+        "results/logs/fig2.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/plot_fig2.py"

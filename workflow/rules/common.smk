@@ -1,5 +1,6 @@
 # Shared helpers: config validation, scenario naming, output lists, resources.
 import os
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -10,6 +11,9 @@ FOLDS = list(range(config["cv"]["folds"]))
 METHODS = config["methods"]
 SCENARIOS = [f"c{c}_h{h:g}" for c in SIM["n_causal"] for h in SIM["h2"]]
 REPLICATES = list(range(1, SIM["replicates"] + 1))
+REAL = config["realdata"]
+# the oracle needs true effects: simulation only
+REAL_METHODS = [m for m in METHODS if m != "oracle"]
 
 
 wildcard_constraints:
@@ -17,6 +21,7 @@ wildcard_constraints:
     replicate=r"\d+",
     fold=r"\d+",
     method=r"[a-z_]+",
+    phenotype=r"[^/]+",
 
 
 def parse_scenario(scenario):
@@ -87,9 +92,53 @@ def simulation_fits(wildcards=None):
     )
 
 
+def real_genotype_prefix(wildcards=None):
+    return REAL["genotypes"]
+
+
+def real_genotype_files(wildcards):
+    return {ext: f"{REAL['genotypes']}.{ext}" for ext in ("bed", "bim", "fam")}
+
+
+def user_covariate_input(wildcards):
+    return [REAL["covariate_table"]] if REAL["covariate_table"] else []
+
+
+def qc_mem_mb(wildcards, input):
+    # the whole int8 matrix plus float64 blocks and the PCs' n x 20 panels
+    return int(1000 + 2 * genotype_mb(input))
+
+
+def phenotype_labels(wildcards):
+    return {"phenotype": wildcards.phenotype}
+
+
+def phenotype_column(wildcards):
+    return wildcards.phenotype
+
+
+def real_fits(wildcards):
+    """Metric files of every listed phenotype (known once the checkpoint ran)."""
+    listing = checkpoints.phenotype_list.get().output.names
+    names = Path(listing).read_text().split()
+    return expand(
+        "results/realdata/fits/{phenotype}/{method}/fold{fold}.metrics.tsv",
+        phenotype=names,
+        method=REAL_METHODS,
+        fold=FOLDS,
+    )
+
+
 def final_outputs():
-    return [
+    outputs = [
         "results/tables/simulation_r2.tsv",
         "results/figures/fig1_simulation.png",
         "results/figures/fig1_simulation.pdf",
     ]
+    if REAL["enabled"]:
+        outputs += [
+            "results/tables/real_r2.tsv",
+            "results/figures/fig2_real.png",
+            "results/figures/fig2_real.pdf",
+        ]
+    return outputs

@@ -29,3 +29,32 @@ rule fit_simulation:
         labels=scenario_labels,
     script:
         "../scripts/fit.py"
+
+
+rule fit_real:
+    input:
+        bed="results/realdata/genotypes/qc.bed",
+        bim="results/realdata/genotypes/qc.bim",
+        fam="results/realdata/genotypes/qc.fam",
+        phenotypes=config["realdata"]["phenotype_table"],
+        covariates="results/realdata/covariates.tsv",
+        folds="results/realdata/folds/{phenotype}.tsv",
+    output:
+        predictions="results/realdata/fits/{phenotype}/{method}/fold{fold}.predictions.tsv",
+        metrics="results/realdata/fits/{phenotype}/{method}/fold{fold}.metrics.tsv",
+    params:
+        options=method_options,
+        phenotype=phenotype_column,
+        labels=phenotype_labels,
+    log:
+        "results/logs/fit_real/{phenotype}/{method}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/fit_real/{phenotype}/{method}/fold{fold}.tsv"
+    threads: 1
+    resources:
+        mem_mb=fit_mem_mb,
+        runtime=fit_runtime,
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/fit.py"

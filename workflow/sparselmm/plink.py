@@ -6,10 +6,16 @@ import numpy as np
 from bed_reader import open_bed, to_bed
 
 
-def write_bed(prefix, genotypes, iids, sids, *, chromosome="1", positions=None):
-    """Write an int8 dosage matrix (samples x SNPs, -127 = missing)."""
+def write_bed_props(prefix, genotypes, properties):
+    """Write int8 dosages with bed-reader metadata (fid, iid, sid, ...)."""
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
+    to_bed(str(prefix) + ".bed", np.asarray(genotypes, dtype=np.int8),
+           properties={k: list(v) for k, v in properties.items()})
+
+
+def write_bed(prefix, genotypes, iids, sids, *, chromosome="1", positions=None):
+    """Write an int8 dosage matrix (samples x SNPs, -127 = missing)."""
     p = genotypes.shape[1]
     positions = np.arange(1, p + 1) if positions is None else positions
     props = {
@@ -21,7 +27,7 @@ def write_bed(prefix, genotypes, iids, sids, *, chromosome="1", positions=None):
         "allele_1": ["A"] * p,
         "allele_2": ["G"] * p,
     }
-    to_bed(str(prefix) + ".bed", np.asarray(genotypes, dtype=np.int8), properties=props)
+    write_bed_props(prefix, genotypes, props)
 
 
 def fileset(prefix):
@@ -35,14 +41,19 @@ def fileset(prefix):
     return files
 
 
+def open_fileset(prefix):
+    """An ``open_bed`` on a checked fileset (use as a context manager)."""
+    return open_bed(str(fileset(prefix)["bed"]))
+
+
 def read_samples(prefix):
     """Sample IDs (the .fam IID column) as strings."""
-    with open_bed(str(fileset(prefix)["bed"])) as bed:
+    with open_fileset(prefix) as bed:
         return np.asarray(bed.iid, dtype=str)
 
 
 def read_genotypes(prefix, rows=None):
     """int8 dosages, Fortran order (SNP-major), for the samples at ``rows``."""
-    with open_bed(str(fileset(prefix)["bed"])) as bed:
+    with open_fileset(prefix) as bed:
         index = None if rows is None else np.s_[np.asarray(rows), :]
         return bed.read(index=index, dtype="int8", order="F")

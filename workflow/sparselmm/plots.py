@@ -76,3 +76,40 @@ def fig1_simulation(table, methods, metric="r2"):
                  "dashed line = oracle (true effects)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def fig2_real(table, methods):
+    """Held-out R^2 per phenotype and method: fold means as bars, folds as points.
+
+    Top: full prediction; bottom: SNP part after the training-fold covariate
+    fit. Phenotypes are ordered by the best method's mean SNP R^2.
+    """
+    methods = [m for m in methods if m in set(table["method"])]
+    order = (table.groupby("phenotype")["r2_snp"].mean().sort_values(ascending=False).index)
+    x = np.arange(len(order))
+    width = 0.8 / max(len(methods), 1)
+    fig, axes = plt.subplots(2, 1, figsize=(max(7, 0.55 * len(order) + 2), 7.5), sharex=True)
+    for ax, metric in zip(axes, ("r2", "r2_snp")):
+        for k, m in enumerate(methods):
+            sub = table[table["method"] == m].groupby("phenotype")[metric]
+            means = sub.mean().reindex(order)
+            off = x - 0.4 + width * (k + 0.5)
+            ax.bar(off, means.to_numpy(), width, color=COLOURS.get(m, "grey"), alpha=0.6,
+                   label=LABELS.get(m, m))
+            for i, ph in enumerate(order):
+                vals = table[(table["method"] == m) & (table["phenotype"] == ph)][metric]
+                ax.scatter(np.full(len(vals), off[i]), vals, s=7, color="black", zorder=3,
+                           edgecolor="none")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_ylabel(METRIC_LABELS[metric], fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(frameon=False, ncol=len(methods), fontsize=9)
+    axes[1].set_xticks(x, order, rotation=60, ha="right", fontsize=7)
+    axes[1].set_xlabel("phenotype")
+    n_fold = table["fold"].nunique()
+    n = int(table["n_train"].iloc[0] + table["n_test"].iloc[0])
+    p = int(table["p"].iloc[0])
+    fig.suptitle(f"Fig 2. Real data: {n} samples, {p:,} SNPs, {n_fold}-fold CV "
+                 "(bars: fold means; points: folds)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,119 @@
+"""Real-data steps: QC counts, PCs against a dense SVD, phenotype checks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparselmm import plink, realdata
+from sparselmm.pipeline import real_fold_table, select_phenotypes
+
+
+def make_fileset(tmp_path, n=60, p=200, seed=0):
+    rng = np.random.default_rng(seed)
+    maf = rng.uniform(0.05, 0.5, p)
+    # three populations with their own allele frequencies: PCs 1-2 are structure
+    pop = np.arange(n) * 3 // n
+    drift = rng.normal(scale=0.15, size=(3, p))
+    G = rng.binomial(2, np.clip(maf + drift[pop], 0.01, 0.99)).astype(np.int8)
+    G[:, 0] = 0  # monomorphic
+    G[:, 1] = -127  # all missing
+    G[:, 2] = np.where(np.arange(n) == 0, 1, 0)  # MAF 1/(2n)
+    G[:, 3] = np.arange(n) % 3
+    G[: n // 4, 3] = -127  # 25% missing
+    G[5, 10] = -127  # one missing call kept
+    iids = [f"s{i}" for i in range(n)]
+    plink.write_bed(tmp_path / "geno", G, iids, [f"rs{j}" for j in range(p)])
+    return G, iids
+
+
+def test_genotype_qc_counts_and_output(tmp_path):
+    G, iids = make_fileset(tmp_path)
+    counts = realdata.genotype_qc(tmp_path / "geno", tmp_path / "qc", min_maf=0.05,
+                                  max_missing=0.1)
+    X = np.where(G == -127, np.nan, G.astype(float))
+    observed = ~np.isnan(X)
+    mono = np.array([np.unique(X[observed[:, j], j]).size == 1 for j in range(G.shape[1])])
+    assert counts["all_missing"] == 1
+    assert counts["monomorphic"] == mono.sum() >= 1
+    assert counts["low_maf"] >= 1 and counts["high_missingness"] == 1
+    kept = plink.read_genotypes(tmp_path / "qc")
+    assert kept.shape == (60, counts["snps_kept"])
+    assert counts["missing_calls_kept"] == 1 and (kept == -127).sum() == 1
+    assert list(plink.read_samples(tmp_path / "qc")) == iids
+
+
+def test_pcs_match_dense_svd(tmp_path):
+    G, _ = make_fileset(tmp_path)
+    G = G[:, 4:]
+    G = G[:, (G != G[0]).any(axis=0)]  # polymorphic columns only
+    X = G.astype(float)
+    X[G == -127] = np.nan
+    X = np.where(np.isnan(X), np.nanmean(X, 0), X)
+    X = (X - X.mean(0)) / X.std(0)
+    U, s, _ = np.linalg.svd(X, full_matrices=False)
+    scores, sv = realdata.genotype_pcs(np.asfortranarray(G), 2, seed=0)
+    # randomized SVD with 4 power iterations: measured 2e-5 relative here
+    np.testing.assert_allclose(sv, s[:2], rtol=1e-4)
+    for c in range(2):  # equal up to sign
+        ref = U[:, c] * s[c]
+        err = min(np.abs(scores[:, c] - ref).max(), np.abs(scores[:, c] + ref).max())
+        assert err < 0.02 * np.abs(ref).max(), err
+    # the two PCs separate the three simulated populations
+    pop = np.arange(60) * 3 // 60
+    centroids = np.array([scores[pop == k].mean(0) for k in range(3)])
+    spread = max(scores[pop == k].std(0).max() for k in range(3))
+    assert min(np.linalg.norm(centroids[a] - centroids[b]) for a, b in ((0, 1), (0, 2), (1, 2))) \
+        > 3 * spread
+
+
+def test_expression_bed_to_tsv(tmp_path):
+    import gzip
+
+    with gzip.open(tmp_path / "e.bed.gz", "wt") as fh:
+        fh.write("#chr\tstart\tend\tgene\tlength\tstrand\tA\tB\n")
+        fh.write("chr22\t1\t2\tG1\t10\t+\t0.5\t1.5\n")
+        fh.write("chr22\t3\t4\tG2\t10\t-\t2\t3\n")
+    assert realdata.expression_bed_to_tsv(tmp_path / "e.bed.gz", tmp_path / "e.tsv") == (2, 2)
+    tab = pd.read_csv(tmp_path / "e.tsv", sep="\t", index_col="iid")
+    assert tab.loc["B", "G1"] == 1.5 and list(tab.columns) == ["G1", "G2"]
+
+
+def write_pheno(path, rows):
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+
+
+@pytest.mark.parametrize(
+    "rows,requested,message",
+    [
+        ({"iid": ["a", "b", "c", "d"], "y": [1, 2, 3, 4]}, ["z"], "z listed in config.yaml"),
+        ({"iid": ["a", "b", "c", "d"], "y": [1, "x", 3, 4]}, ["y"],
+         "non-numeric phenotype value 'x' in column 'y' for sample 'b'"),
+        ({"iid": ["a", "b", "c", "d"], "y": [2, 2, 2, 2]}, ["y"], "'y' is constant"),
+        ({"iid": ["a", "b", "c", "d"], "y": [None] * 4}, ["y"], "missing for every"),
+        ({"iid": ["q", "r", "s", "t"], "y": [1, 2, 3, 4]}, ["y"], "no sample ID in common"),
+        ({"iid": ["a", "a", "c", "d"], "y": [1, 2, 3, 4]}, ["y"], "duplicate sample ID 'a'"),
+        ({"iid": ["a", "b", "c", "d"], "y": [1, 2, 3, 4]}, ["y"], "too few"),
+    ],
+)
+def test_select_phenotypes_rejects_bad_tables(tmp_path, rows, requested, message):
+    write_pheno(tmp_path / "p.tsv", rows)
+    with pytest.raises(ValueError, match=message) as err:
+        select_phenotypes(tmp_path / "p.tsv", ["a", "b", "c", "d"], requested, folds=3)
+    assert "p.tsv" in str(err.value)
+
+
+def test_folds_drop_samples_missing_that_phenotype_only(tmp_path):
+    iids = [f"s{i}" for i in range(20)]
+    y1 = np.arange(20.0)
+    y2 = np.where(np.arange(20) < 5, np.nan, 1.0 + np.arange(20))
+    pd.DataFrame({"iid": iids, "y1": y1, "y2": y2}).to_csv(tmp_path / "p.tsv", sep="\t",
+                                                           index=False)
+    pd.DataFrame({"iid": iids, "PC1": np.ones(20)}).to_csv(tmp_path / "c.tsv", sep="\t",
+                                                          index=False)
+    assert select_phenotypes(tmp_path / "p.tsv", iids, "all", 5) == ["y1", "y2"]
+    assert real_fold_table(tmp_path / "p.tsv", "y1", iids, tmp_path / "c.tsv", 5, 1,
+                           tmp_path / "f1.tsv") == 20
+    assert real_fold_table(tmp_path / "p.tsv", "y2", iids, tmp_path / "c.tsv", 5, 1,
+                           tmp_path / "f2.tsv") == 15
+    folds = pd.read_csv(tmp_path / "f2.tsv", sep="\t")
+    assert sorted(folds["fold"].value_counts()) == [3] * 5

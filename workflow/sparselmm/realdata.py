@@ -1,0 +1,197 @@
+"""Real genotypes and phenotypes: the public GEUVADIS default, QC and PCs.
+
+The default data set is the chromosome 22 example of QTLtools (Delaneau et
+al. 2017), shipped by Debian's ``qtltools-example`` package: 1000 Genomes
+phase 3 genotypes and GEUVADIS RNA-seq expression (Lappalainen et al. 2013)
+of 358 European individuals and 608 genes.
+"""
+
+import gzip
+import sys
+
+import numpy as np
+import pandas as pd
+
+from . import _kernels, plink
+from ._design import BLOCK
+
+
+def expression_bed_to_tsv(bed_gz, out_tsv):
+    """QTLtools' phenotype BED (genes x samples) -> samples x genes TSV with ``iid``."""
+    with gzip.open(bed_gz, "rt") as fh:
+        df = pd.read_csv(fh, sep="\t")
+    meta = ["#chr", "start", "end", "gene", "length", "strand"]
+    missing = [c for c in meta[:4] if c not in df.columns]
+    if missing:
+        raise ValueError(f"{bed_gz}: not a QTLtools phenotype BED (missing {missing})")
+    samples = [c for c in df.columns if c not in meta]
+    tab = df.set_index("gene")[samples].T
+    tab.index.name = "iid"
+    tab.to_csv(out_tsv, sep="\t", float_format="%.10g")
+    return tab.shape
+
+
+def genotype_qc(prefix, out_prefix, *, min_maf, max_missing, log=sys.stderr):
+    """Keep SNPs with MAF >= ``min_maf`` and missing rate <= ``max_missing``.
+
+    Monomorphic and all-missing SNPs are always dropped. Writes a new fileset
+    and returns a dict of counts (also printed to ``log``).
+    """
+    with plink.open_fileset(prefix) as bed:
+        G = bed.read(dtype="int8", order="F")
+        sid = np.asarray(bed.sid)
+        props = {k: np.asarray(getattr(bed, k)) for k in
+                 ("fid", "iid", "chromosome", "bp_position", "allele_1", "allele_2", "cm_position")}
+    mean, sd, n_miss = _kernels.column_moments(G, np.int8(_kernels.INT8_MISSING))
+    n = G.shape[0]
+    miss_rate = n_miss / n
+    maf = np.minimum(mean / 2, 1 - mean / 2)
+    all_missing = n_miss == n
+    mono = (sd == 0) & ~all_missing
+    keep = ~all_missing & ~mono & (maf >= min_maf) & (miss_rate <= max_missing)
+    counts = {
+        "snps_in": int(G.shape[1]),
+        "all_missing": int(all_missing.sum()),
+        "monomorphic": int(mono.sum()),
+        "low_maf": int((~all_missing & ~mono & (maf < min_maf)).sum()),
+        "high_missingness": int((~all_missing & ~mono & (maf >= min_maf)
+                                 & (miss_rate > max_missing)).sum()),
+        "snps_kept": int(keep.sum()),
+        "missing_calls_kept": int(n_miss[keep].sum()),
+        "samples": int(n),
+    }
+    if counts["snps_kept"] == 0:
+        raise ValueError(f"{prefix}: no SNP passes QC (MAF >= {min_maf}, missing <= {max_missing})")
+    props = {k: v if k in ("fid", "iid") else v[keep] for k, v in props.items()}
+    props["sid"] = sid[keep]
+    plink.write_bed_props(out_prefix, G[:, keep], props)
+    print("genotype QC: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=log)
+    print(f"missing genotype calls kept (mean-imputed in the fits): {counts['missing_calls_kept']}",
+          file=log)
+    return counts
+
+
+def _standardise(G):
+    mean, sd, _ = _kernels.column_moments(G, np.int8(_kernels.INT8_MISSING))
+    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)
+    return mean, scale
+
+
+def _x_times(G, mean, scale, B):
+    """X_std @ B, blockwise over SNPs (X_std never formed)."""
+    n, p = G.shape
+    out = np.zeros((n, B.shape[1]))
+    buf = np.empty((n, min(BLOCK, p)), order="F")
+    for j0 in range(0, p, BLOCK):
+        j1 = min(p, j0 + BLOCK)
+        blk = buf[:, : j1 - j0]
+        _kernels.decode_block(G, np.int8(_kernels.INT8_MISSING), mean, scale, j0, j1, blk)
+        out += blk @ B[j0:j1]
+    return out
+
+
+def _xt_times(G, mean, scale, A):
+    """X_std^T @ A, blockwise over SNPs."""
+    n, p = G.shape
+    out = np.empty((p, A.shape[1]))
+    buf = np.empty((n, min(BLOCK, p)), order="F")
+    for j0 in range(0, p, BLOCK):
+        j1 = min(p, j0 + BLOCK)
+        blk = buf[:, : j1 - j0]
+        _kernels.decode_block(G, np.int8(_kernels.INT8_MISSING), mean, scale, j0, j1, blk)
+        out[j0:j1] = blk.T @ A
+    return out
+
+
+def genotype_pcs(G, k, *, seed=0, oversample=10, n_power=4):
+    """Top ``k`` principal components of the standardised genotypes.
+
+    Randomized SVD (Halko, Martinsson & Tropp 2011) with ``n_power`` power
+    iterations, on int8 genotypes standardised block by block. Returns the
+    n x k scores ``U S`` (sign fixed so that each column's largest |entry| is
+    positive) and the singular values.
+    """
+    n, p = G.shape
+    k = int(k)
+    if not 1 <= k < min(n, p):
+        raise ValueError(f"cannot compute {k} PCs from {n} samples x {p} SNPs")
+    mean, scale = _standardise(G)
+    rng = np.random.default_rng(seed)
+    ell = min(k + oversample, min(n, p))
+    Y = _x_times(G, mean, scale, rng.normal(size=(p, ell)))
+    Q, _ = np.linalg.qr(Y)
+    for _ in range(n_power):
+        W, _ = np.linalg.qr(_xt_times(G, mean, scale, Q))
+        Q, _ = np.linalg.qr(_x_times(G, mean, scale, W))
+    B = _xt_times(G, mean, scale, Q).T  # ell x p, B = Q^T X
+    Ub, s, _ = np.linalg.svd(B, full_matrices=False)
+    U = Q @ Ub[:, :k]
+    idx = np.abs(U).argmax(axis=0)
+    U *= np.sign(U[idx, np.arange(k)])
+    return U * s[:k], s[:k]
+
+
+def write_covariates(prefix, out_tsv, *, n_pcs, seed=0, extra=None):
+    """Genotype PCs (plus optional user covariate columns) as a covariate TSV."""
+    with plink.open_fileset(prefix) as bed:
+        iids = np.asarray(bed.iid, dtype=str)
+        G = bed.read(dtype="int8", order="F")
+    tab = pd.DataFrame(index=pd.Index(iids, name="iid"))
+    if n_pcs > 0:
+        scores, _ = genotype_pcs(G, n_pcs, seed=seed)
+        for c in range(n_pcs):
+            tab[f"PC{c + 1}"] = scores[:, c]
+    if extra is not None:
+        tab = tab.join(extra, how="inner")
+    tab.to_csv(out_tsv, sep="\t", float_format="%.10g")
+    return tab
+
+
+def _sha256(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch_geuvadis(source, out_archive, *, deb_sha256, archive_sha256, log=sys.stderr):
+    """Put QTLtools' ``examples.tar.xz`` at ``out_archive``, checksum-verified.
+
+    ``source`` is ``"apt"`` (``apt-get download qtltools-example``, which needs
+    no root) or a path to a local copy of that .deb or of the archive itself.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    out_archive = Path(out_archive)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if source == "apt":
+            if shutil.which("apt-get") is None:
+                raise RuntimeError(
+                    "realdata.geuvadis_source is 'apt' but apt-get is not available: set it to "
+                    "a local copy of qtltools-example_1.3.1+dfsg-4_all.deb or its examples.tar.xz")
+            subprocess.run(["apt-get", "download", "qtltools-example=1.3.1+dfsg-4"], cwd=tmp,
+                           check=True, stdout=log, stderr=log)
+            src = next(tmp.glob("qtltools-example_*.deb"))
+        else:
+            src = Path(source)
+            if not src.exists():
+                raise FileNotFoundError(f"realdata.geuvadis_source: {src} does not exist")
+        if src.suffix == ".deb":
+            got = _sha256(src)
+            if got != deb_sha256:
+                raise ValueError(f"{src}: sha256 {got} differs from the pinned {deb_sha256}")
+            subprocess.run(["dpkg-deb", "-x", str(src), str(tmp / "deb")], check=True)
+            src = tmp / "deb/usr/share/doc/qtltools/examples/examples.tar.xz"
+        got = _sha256(src)
+        if got != archive_sha256:
+            raise ValueError(f"{src}: sha256 {got} differs from the pinned {archive_sha256}")
+        out_archive.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, out_archive)
+    print(f"examples.tar.xz verified (sha256 {archive_sha256})", file=log)
