@@ -221,3 +221,16 @@ def test_incremental_reference_equals_dense_reference():
     b = reference.sweep_incremental(Xt, yt, *start, 0.7, 0.1, -1.5)
     for u, v in zip(a, b):
         np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12)
+
+
+def test_sklearn_clone_and_params(small_data):
+    from sklearn.base import clone
+
+    m = SparseLMM(pi_mode="grid", n_grid=5)
+    c = clone(m)
+    assert c.get_params() == m.get_params() and c is not m
+    assert c.set_params(tol=1e-3).tol == 1e-3
+    with pytest.raises(ValueError, match="invalid parameter"):
+        c.set_params(bogus=1)
+    G, y, Z, _, _ = small_data
+    assert SparseLMM().fit(G, y, Z).score(G, y, Z) > 0.8

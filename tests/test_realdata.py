@@ -117,3 +117,27 @@ def test_folds_drop_samples_missing_that_phenotype_only(tmp_path):
                            tmp_path / "f2.tsv") == 15
     folds = pd.read_csv(tmp_path / "f2.tsv", sep="\t")
     assert sorted(folds["fold"].value_counts()) == [3] * 5
+
+
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (lambda d: (d / "geno.bim").unlink(), r"missing .*geno\.bim"),
+        (lambda d: (d / "geno.bed").write_bytes((d / "geno.bed").read_bytes()[:-5]),
+         "truncated or the files do not match"),
+        (lambda d: (d / "geno.fam").write_text((d / "geno.fam").read_text() + "x x2 0 0 0 -9\n"),
+         "truncated or the files do not match"),
+        (lambda d: (d / "geno.bed").write_bytes(b"abc" + (d / "geno.bed").read_bytes()[3:]),
+         "not a SNP-major PLINK 1 .bed"),
+        (lambda d: (d / "geno.fam").write_text((d / "geno.fam").read_text().replace("s1 s1", "s0 s0")),
+         "duplicate sample ID 's0'"),
+        (lambda d: (d / "geno.bim").write_text((d / "geno.bim").read_text().replace("rs7\t", "rs6\t")),
+         "duplicate SNP ID 'rs6' \\(line 8\\)"),
+        (lambda d: (d / "geno.bim").write_text("1 rs0 0 1 A\n"), r"geno\.bim, line 1: expected 6"),
+    ],
+)
+def test_broken_plink_filesets_are_named(tmp_path, damage, message):
+    make_fileset(tmp_path)
+    damage(tmp_path)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        realdata.genotype_qc(tmp_path / "geno", tmp_path / "qc", min_maf=0.01, max_missing=0.1)

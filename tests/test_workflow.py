@@ -41,6 +41,8 @@ cv:
 lasso:
   n_alphas: 10
   cv: 3
+realdata:
+  enabled: false
 """
 
 
@@ -108,3 +110,91 @@ def test_snakefmt_is_clean():
     proc = subprocess.run([str(snakefmt), "--check", "."], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def user_data(wd, n=90, p=400, seed=3):
+    """A small PLINK fileset + phenotype and covariate tables, as a user would bring."""
+    import numpy as np
+
+    from sparselmm import plink
+
+    rng = np.random.default_rng(seed)
+    G = rng.binomial(2, rng.uniform(0.1, 0.5, p), size=(n, p)).astype(np.int8)
+    G[:, 5] = 1  # monomorphic: dropped by QC
+    G[::7, 9] = -127  # missing calls: kept and imputed
+    iids = [f"id{i}" for i in range(n)]
+    plink.write_bed(wd / "data/geno", G, iids, [f"rs{j}" for j in range(p)])
+    Xs = (G[:, :3] - G[:, :3].mean(0)) / G[:, :3].std(0)
+    strong = Xs @ [1.0, -0.8, 0.6] + rng.normal(size=n) * 0.5
+    null = rng.normal(size=n)
+    null[:10] = np.nan  # missing for this phenotype only
+    # rows in another order than the .fam, plus a sample without genotypes
+    order = rng.permutation(n)
+    pd.DataFrame({"iid": [iids[i] for i in order] + ["stranger"],
+                  "strong": list(strong[order]) + [0.0],
+                  "null": list(null[order]) + [1.0]}).to_csv(wd / "data/pheno.tsv", sep="\t",
+                                                             index=False, na_rep="NA")
+    pd.DataFrame({"iid": iids, "sex": rng.integers(0, 2, n)}).to_csv(
+        wd / "data/covar.tsv", sep="\t", index=False)
+
+
+USER = TINY.replace("realdata:\n  enabled: false\n", "").replace(
+    "methods: [sparselmm, lasso, oracle]", "methods: [sparselmm, lasso]") + """
+realdata:
+  genotypes: data/geno
+  phenotype_table: data/pheno.tsv
+  covariate_table: data/covar.tsv
+  phenotypes: all
+  n_pcs: 3
+"""
+
+
+def test_user_plink_data_end_to_end(tmp_path):
+    wd = workdir(tmp_path, USER)
+    user_data(wd)
+    run(wd, "results/tables/real_r2.tsv", "results/figures/fig2_real.png")
+    table = pd.read_csv(wd / "results/tables/real_r2.tsv", sep="\t")
+    for col in ("phenotype", "fold", "method", "r2", "r2_snp", "seconds", "n_train", "n_test",
+                "p"):
+        assert col in table.columns
+    assert set(table["phenotype"]) == {"strong", "null"}
+    assert len(table) == 2 * 2 * 3
+    sizes = table.groupby("phenotype")[["n_train", "n_test"]].sum().sum(axis=1) / 2
+    assert sizes["strong"] == 90 and sizes["null"] == 80  # 10 missing dropped, stranger ignored
+    assert (table["p"] == 399).all()  # the monomorphic SNP was dropped
+    strong = table[(table.phenotype == "strong") & (table.method == "sparselmm")]
+    assert strong["r2_snp"].mean() > 0.5
+    qc_log = (wd / "results/logs/genotype_qc.log").read_text()
+    assert "monomorphic 1" in qc_log and "missing_calls_kept 13" in qc_log
+    cov = pd.read_csv(wd / "results/realdata/covariates.tsv", sep="\t")
+    assert list(cov.columns) == ["iid", "PC1", "PC2", "PC3", "sex"]
+    assert (wd / "results/figures/fig2_real.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda c: c + "bogus_key: 1\n", "Additional properties are not allowed ('bogus_key'"),
+        (lambda c: c.replace("folds: 3", "folds: 1"), "1 is less than the minimum of 2"),
+        (lambda c: c.replace("n_causal: [1, 10]", "n_causal: [-1, 10]"),
+         "-1 is less than the minimum of 1"),
+        (lambda c: c.replace("n_snps: 300", "n_snps: many"), "'many' is not of type 'integer'"),
+        (lambda c: c.replace("methods: [sparselmm, lasso, oracle]", "methods: [sparselmm, magic]"),
+         "'magic' is not one of"),
+    ],
+)
+def test_malformed_config_is_rejected_at_dag_construction(tmp_path, edit, message):
+    wd = workdir(tmp_path, edit(TINY))
+    proc = run(wd, "--dry-run", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (wd / "results").exists()
+
+
+def test_listed_phenotype_absent_from_existing_table_fails_before_any_job(tmp_path):
+    wd = workdir(tmp_path, USER.replace("phenotypes: all", "phenotypes: [strong, height]"))
+    user_data(wd)
+    proc = run(wd, "--dry-run", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "realdata.phenotypes: height not among the columns of data/pheno.tsv" in out

@@ -2,6 +2,7 @@
 import os
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml")
@@ -58,11 +59,8 @@ def scenario_labels(wildcards):
 
 
 def method_options(wildcards):
-    if wildcards.method == "sparselmm":
-        return dict(config["sparselmm"])
-    if wildcards.method == "lasso":
-        return dict(config["lasso"])
-    return {}
+    """The config section named after the method (oracle and ridge have none)."""
+    return dict(config.get(wildcards.method, {}))
 
 
 def genotype_mb(input):
@@ -71,9 +69,9 @@ def genotype_mb(input):
 
 
 def fit_mem_mb(wildcards, input):
-    # sparselmm keeps int8 genotypes (train + test, about 1x); the Lasso needs
-    # dense float64 copies (about 8 bytes x 3 per genotype)
-    factor = 24 if wildcards.method == "lasso" else 2
+    # sparselmm/hybrid/ridge keep int8 genotypes (train + test, about 1x); the
+    # Lasso and elastic net need dense float64 copies (about 8 bytes x 3 per genotype)
+    factor = 24 if wildcards.method in ("lasso", "elasticnet") else 2
     return int(1000 + factor * genotype_mb(input))
 
 
@@ -90,6 +88,29 @@ def simulation_fits(wildcards=None):
         method=METHODS,
         fold=FOLDS,
     )
+
+
+def check_phenotype_names():
+    """Fail at DAG construction when a listed phenotype is not in an existing table.
+
+    (A table made by the workflow itself, like the GEUVADIS default, is checked
+    by the phenotype_list checkpoint, the first job that reads it.)
+    """
+    table, wanted = REAL["phenotype_table"], REAL["phenotypes"]
+    if not REAL["enabled"] or wanted == "all" or not os.path.exists(table):
+        return
+    with open(table) as fh:
+        header = fh.readline().rstrip("\r\n").split("\t")
+    if "iid" not in header:
+        raise WorkflowError(f"{table}: the header has no 'iid' column: {header[:5]}")
+    absent = [w for w in wanted if w not in header]
+    if absent:
+        raise WorkflowError(
+            f"config.yaml realdata.phenotypes: {', '.join(absent)} not among the columns of {table}"
+        )
+
+
+check_phenotype_names()
 
 
 def real_genotype_prefix(wildcards=None):

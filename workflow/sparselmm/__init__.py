@@ -5,7 +5,8 @@ Model", its baselines, simulation, PLINK genotype I/O, cross-validation and
 plotting.
 """
 
+from .hybrid import HybridLMM
 from .model import SparseLMM
 
-__all__ = ["SparseLMM"]
+__all__ = ["SparseLMM", "HybridLMM"]
 __version__ = "0.1.0"

@@ -130,3 +130,71 @@ def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
             for c in range(k):
                 u[c] += delta * C[c, j]
     return max_change
+
+
+@njit(cache=True, nogil=True)
+def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigma2,
+              prior_var, log_pi):
+    """One coordinate pass for the mixture-of-normals prior (hybrid model).
+
+    ``beta_j ~ pi_0 delta_0 + sum_k pi_k N(0, sigma2 * prior_var[k])``; component 0
+    is the point mass (``prior_var[0]`` is ignored). ``phi`` (p x K) are the
+    responsibilities, ``mu``/``s2`` (p x K) the component posteriors, ``b`` the
+    posterior means. Updates everything in place; returns the largest change
+    in any ``phi``.
+    """
+    n = G.shape[0]
+    k_cov = C.shape[0]
+    K = prior_var.shape[0]
+    logw = np.empty(K)
+    max_change = 0.0
+    for j in range(G.shape[1]):
+        if not active[j]:
+            continue
+        mj = mean[j]
+        sj = scale[j]
+        acc = 0.0
+        for i in range(n):
+            g = G[i, j]
+            if g != sentinel:
+                acc += (float(g) - mj) * v[i]
+        xr = acc * sj
+        for c in range(k_cov):
+            xr += C[c, j] * u[c]
+        b_old = b[j]
+        dj = d[j]
+        xr += dj * b_old
+        logw[0] = log_pi[0]
+        mu[j, 0] = 0.0
+        s2[j, 0] = 0.0
+        for k in range(1, K):
+            sk = prior_var[k]
+            s2jk = sigma2 * sk / (sk * dj + 1.0)
+            mujk = s2jk / sigma2 * xr
+            mu[j, k] = mujk
+            s2[j, k] = s2jk
+            logw[k] = log_pi[k] + 0.5 * (math.log(s2jk / (sigma2 * sk)) + mujk * mujk / s2jk)
+        top = logw.max()
+        total = 0.0
+        for k in range(K):
+            logw[k] = math.exp(logw[k] - top)
+            total += logw[k]
+        bj = 0.0
+        for k in range(K):
+            w = logw[k] / total
+            change = abs(w - phi[j, k])
+            if change > max_change:
+                max_change = change
+            phi[j, k] = w
+            bj += w * mu[j, k]
+        b[j] = bj
+        delta = bj - b_old
+        if delta != 0.0:
+            ds = delta * sj
+            for i in range(n):
+                g = G[i, j]
+                if g != sentinel:
+                    v[i] -= (float(g) - mj) * ds
+            for c in range(k_cov):
+                u[c] += delta * C[c, j]
+    return max_change

@@ -26,41 +26,29 @@ def _standardised_dense(X, mean=None, sd=None):
     return Xf, mean, sd
 
 
-class ProjectedLassoCV:
-    """Lasso on standardised SNPs with covariates projected out, lambda by K-fold CV.
+class ProjectedElasticNetCV:
+    """Elastic net on standardised SNPs with covariates projected out, penalty by K-fold CV.
 
-    Covariates (and an intercept) are unpenalised: within the training data
-    ``y`` and ``X`` are projected onto the orthogonal complement of ``[1, Z]``
-    (the Lasso on the projected data gives the same SNP effects as a Lasso
-    with unpenalised ``Z``); ``Z``'s effects are then least squares on
-    ``y - X beta``. The penalty is chosen by ``cv``-fold CV over ``n_alphas``
-    values spaced geometrically from ``alpha_max`` down to ``eps * alpha_max``,
-    every path warm-started. ``solver="celer"`` (default) computes the paths
-    with celer's working-set solver, ``"sklearn"`` with scikit-learn's
-    ``lasso_path``; both minimise the same objective
-    ``||y - X b||^2 / (2 n) + alpha ||b||_1``.
+    Objective ``||y - X b||^2 / (2 n) + alpha (l1_ratio ||b||_1 + (1 - l1_ratio) ||b||^2 / 2)``
+    (scikit-learn's). Paths by scikit-learn's ``enet_path``; the rest as in
+    :class:`ProjectedLassoCV`, which is the ``l1_ratio = 1`` case.
     """
 
-    def __init__(self, *, n_alphas=30, eps=1e-2, cv=5, tol=1e-4, solver="celer", seed=0):
+    def __init__(self, *, l1_ratio=0.5, n_alphas=30, eps=1e-2, cv=5, tol=1e-4, seed=0):
+        self.l1_ratio = l1_ratio
         self.n_alphas = n_alphas
         self.eps = eps
         self.cv = cv
         self.tol = tol
-        self.solver = solver
         self.seed = seed
 
     def _path(self, X, y, alphas):
-        if self.solver == "celer":
-            from celer import celer_path
+        from sklearn.linear_model import enet_path
 
-            _, coefs, _ = celer_path(X, y, "lasso", alphas=alphas, tol=self.tol)
-        elif self.solver == "sklearn":
-            from sklearn.linear_model import lasso_path
-
-            _, coefs, _ = lasso_path(X, y, alphas=alphas, tol=self.tol)
-        else:
-            raise ValueError(f"solver must be 'celer' or 'sklearn', got {self.solver!r}")
-        return coefs  # p x n_alphas
+        if not 0 < self.l1_ratio <= 1:
+            raise ValueError(f"l1_ratio must lie in (0, 1], got {self.l1_ratio}")
+        _, coefs, _ = enet_path(X, y, l1_ratio=self.l1_ratio, alphas=alphas, tol=self.tol)
+        return coefs
 
     @staticmethod
     def _project(X, y, Zfull):
@@ -73,7 +61,7 @@ class ProjectedLassoCV:
         Zfull = covariate_matrix(Z, Xs.shape[0])
         Xt, yt = self._project(Xs, y, Zfull)
         n = Xt.shape[0]
-        alpha_max = np.abs(Xt.T @ yt).max() / n
+        alpha_max = np.abs(Xt.T @ yt).max() / (n * self.l1_ratio)
         self.alphas_ = alpha_max * np.geomspace(1.0, self.eps, int(self.n_alphas))
         folds = assign_folds(n, int(self.cv), self.seed)
         mse = np.zeros((int(self.cv), self.alphas_.size))
@@ -106,6 +94,44 @@ class ProjectedLassoCV:
     def predict(self, X, Z=None):
         Xg = self.predict_genetic(X)
         return covariate_matrix(Z, Xg.shape[0]) @ self._w + Xg
+
+
+class ProjectedLassoCV(ProjectedElasticNetCV):
+    """Lasso on standardised SNPs with covariates projected out, lambda by K-fold CV.
+
+    Covariates (and an intercept) are unpenalised: within the training data
+    ``y`` and ``X`` are projected onto the orthogonal complement of ``[1, Z]``
+    (the Lasso on the projected data gives the same SNP effects as a Lasso
+    with unpenalised ``Z``); ``Z``'s effects are then least squares on
+    ``y - X beta``. The penalty is chosen by ``cv``-fold CV over ``n_alphas``
+    values spaced geometrically from ``alpha_max`` down to ``eps * alpha_max``,
+    every path warm-started. ``solver="celer"`` (default) computes the paths
+    with celer's working-set solver, ``"sklearn"`` with scikit-learn's
+    ``lasso_path``; both minimise the same objective
+    ``||y - X b||^2 / (2 n) + alpha ||b||_1``.
+    """
+
+    def __init__(self, *, n_alphas=30, eps=1e-2, cv=5, tol=1e-4, solver="celer", seed=0):
+        self.l1_ratio = 1.0
+        self.n_alphas = n_alphas
+        self.eps = eps
+        self.cv = cv
+        self.tol = tol
+        self.solver = solver
+        self.seed = seed
+
+    def _path(self, X, y, alphas):
+        if self.solver == "celer":
+            from celer import celer_path
+
+            _, coefs, _ = celer_path(X, y, "lasso", alphas=alphas, tol=self.tol)
+        elif self.solver == "sklearn":
+            from sklearn.linear_model import lasso_path
+
+            _, coefs, _ = lasso_path(X, y, alphas=alphas, tol=self.tol)
+        else:
+            raise ValueError(f"solver must be 'celer' or 'sklearn', got {self.solver!r}")
+        return coefs  # p x n_alphas
 
 
 def covariate_refit(Z_train, R_train, Z_test):

@@ -22,8 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
-
 from . import _kernels
 from ._design import build_design, check_genotypes, covariate_matrix, standardized_matvec
 
@@ -60,8 +58,9 @@ def _sigmoid(x):
 def _xlogy_ratio(a, b):
     """``a log(a / b)`` with ``0 log 0 = 0``."""
     out = np.zeros_like(a)
-    pos = a > 0
-    out[pos] = a[pos] * np.log(a[pos] / b)
+    b = np.broadcast_to(b, a.shape)
+    pos = (a > 0) & (b > 0)  # b == 0 < a only by underflow of a denormal a
+    out[pos] = a[pos] * np.log(a[pos] / b[pos])
     return out
 
 
@@ -140,7 +139,95 @@ def _run(design, st, *, estimate_sigma2_e, estimate_sigma2_b, estimate_pi, max_i
     return st
 
 
-class SparseLMM(RegressorMixin, BaseEstimator):
+class _Params:
+    """``get_params``/``set_params`` as scikit-learn's ``clone`` expects them.
+
+    (Not inheriting ``sklearn.base.BaseEstimator`` keeps ``import sparselmm``
+    free of scikit-learn's two-second import, paid by every workflow job.)
+    """
+
+    def get_params(self, deep=True):
+        import inspect
+
+        names = [p.name for p in inspect.signature(type(self).__init__).parameters.values()
+                 if p.kind == p.KEYWORD_ONLY]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params):
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}")
+            setattr(self, key, value)
+        return self
+
+    def score(self, X, y, Z=None):
+        """Coefficient of determination of ``predict(X, Z)``."""
+        from .cv import r2
+
+        return r2(y, self.predict(X, Z))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class _LinearPredictor(_Params):
+    """Prediction on the original scale, shared by the variational models."""
+
+    def _finish(self, design, b):
+        """Store the standardisation and map effects back to the original scale."""
+        b = np.where(design.active, b, 0.0)
+        self.pip_ = np.where(design.active, self.pip_, 0.0)
+        self.n_features_in_ = design.G.shape[1]
+        self._mean = design.mean
+        self._scale = design.scale
+        self._b = b
+        xb = standardized_matvec(design.G, design.sentinel, design.mean, design.scale, b)
+        # covariate effects: least squares of y - X b on [1, Z]
+        w = np.linalg.solve(design.R, design.Q.T @ (design.y - xb))
+        self._w = w
+        self.coef_ = b * design.scale
+        self.intercept_ = float(w[0] - design.mean @ self.coef_)
+        self.covariate_coef_ = w[1:].copy()
+        self.n_covariates_ = design.Zfull.shape[1] - 1
+        self.n_missing_ = design.n_missing
+        self.active_ = design.active
+
+    # -- prediction ------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "_b"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def predict(self, X, Z=None):
+        """Posterior mean prediction ``[1, Z] w + X coef`` on the original scale.
+
+        Missing genotypes (int8 -127 or NaN) are imputed to the training mean.
+        """
+        return self.predict_covariates(X.shape[0] if hasattr(X, "shape") else len(X), Z) + \
+            self.predict_genetic(X)
+
+    def predict_genetic(self, X):
+        """The SNP part ``X_std b`` of the prediction (centred at the training means)."""
+        self._check_fitted()
+        X = X if hasattr(X, "dtype") else np.asarray(X)
+        if getattr(X, "ndim", 2) == 2 and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} SNPs but the model was fitted on "
+                             f"{self.n_features_in_}")
+        G, sentinel = check_genotypes(X, fill=self._mean)
+        return standardized_matvec(G, sentinel, self._mean, self._scale, self._b)
+
+    def predict_covariates(self, n, Z=None):
+        """The covariate part ``[1, Z] w`` of the prediction."""
+        self._check_fitted()
+        Zfull = covariate_matrix(Z, n)
+        if Zfull.shape[1] != self._w.size:
+            raise ValueError(f"Z has {Zfull.shape[1] - 1} columns but the model was "
+                             f"fitted with {self._w.size - 1}")
+        return Zfull @ self._w
+
+
+class SparseLMM(_LinearPredictor):
     """Spike-and-slab linear mixed model fitted by variational EM.
 
     Parameters
@@ -356,54 +443,3 @@ class SparseLMM(RegressorMixin, BaseEstimator):
         var = float(design.d[a] @ (st.alpha[a] * (st.mu[a] ** 2 + st.s2[a]) - b[a] ** 2))
         genetic = (float(fitted @ fitted) + var) / design.n_eff
         return genetic / (genetic + st.sigma2)
-
-    def _finish(self, design, b):
-        """Store the standardisation and map effects back to the original scale."""
-        b = np.where(design.active, b, 0.0)
-        self.pip_ = np.where(design.active, self.pip_, 0.0)
-        self.n_features_in_ = design.G.shape[1]
-        self._mean = design.mean
-        self._scale = design.scale
-        self._b = b
-        xb = standardized_matvec(design.G, design.sentinel, design.mean, design.scale, b)
-        # covariate effects: least squares of y - X b on [1, Z]
-        w = np.linalg.solve(design.R, design.Q.T @ (design.y - xb))
-        self._w = w
-        self.coef_ = b * design.scale
-        self.intercept_ = float(w[0] - design.mean @ self.coef_)
-        self.covariate_coef_ = w[1:].copy()
-        self.n_covariates_ = design.Zfull.shape[1] - 1
-        self.n_missing_ = design.n_missing
-        self.active_ = design.active
-
-    # -- prediction ------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "_b"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first")
-
-    def predict(self, X, Z=None):
-        """Posterior mean prediction ``[1, Z] w + X coef`` on the original scale.
-
-        Missing genotypes (int8 -127 or NaN) are imputed to the training mean.
-        """
-        return self.predict_covariates(X.shape[0] if hasattr(X, "shape") else len(X), Z) + \
-            self.predict_genetic(X)
-
-    def predict_genetic(self, X):
-        """The SNP part ``X_std b`` of the prediction (centred at the training means)."""
-        self._check_fitted()
-        X = X if hasattr(X, "dtype") else np.asarray(X)
-        if getattr(X, "ndim", 2) == 2 and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} SNPs but the model was fitted on "
-                             f"{self.n_features_in_}")
-        G, sentinel = check_genotypes(X, fill=self._mean)
-        return standardized_matvec(G, sentinel, self._mean, self._scale, self._b)
-
-    def predict_covariates(self, n, Z=None):
-        """The covariate part ``[1, Z] w`` of the prediction."""
-        self._check_fitted()
-        Zfull = covariate_matrix(Z, n)
-        if Zfull.shape[1] != self._w.size:
-            raise ValueError(f"Z has {Zfull.shape[1] - 1} columns but the model was "
-                             f"fitted with {self._w.size - 1}")
-        return Zfull @ self._w

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 
 from . import plink
-from .baselines import Oracle, ProjectedLassoCV
+from .baselines import Oracle, ProjectedElasticNetCV, ProjectedLassoCV
+from .hybrid import HybridLMM
 from .cv import assign_folds, covariate_fit, heldout_metrics
 from .model import SparseLMM
 from .simulate import simulate
 
-METHODS = ("sparselmm", "lasso", "oracle")
+METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "oracle")
 
 
 # -- simulation -----------------------------------------------------------------
@@ -77,8 +78,16 @@ def make_model(method, options, truth=None):
     options = dict(options or {})
     if method == "sparselmm":
         return SparseLMM(**options)
+    if method == "hybrid":
+        return HybridLMM(**options)
+    if method == "ridge":
+        from .ridge import RidgeREML
+
+        return RidgeREML(**options)
     if method == "lasso":
         return ProjectedLassoCV(**options)
+    if method == "elasticnet":
+        return ProjectedElasticNetCV(**options)
     if method == "oracle":
         if truth is None:
             raise ValueError("method 'oracle' needs the true effects (simulated data only)")

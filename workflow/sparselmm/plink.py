@@ -41,6 +41,51 @@ def fileset(prefix):
     return files
 
 
+def _ids(path, column, what):
+    """One whitespace-separated column of a .fam/.bim, checking field counts."""
+    want = 6
+    ids = []
+    with open(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != want:
+                raise ValueError(f"{path}, line {lineno}: expected {want} fields, "
+                                 f"found {len(fields)}")
+            ids.append(fields[column])
+    seen = set()
+    for lineno, i in enumerate(ids, 1):
+        if i in seen:
+            raise ValueError(f"{path}: duplicate {what} ID {i!r} (line {lineno})")
+        seen.add(i)
+    return ids
+
+
+def check_fileset(prefix):
+    """Validate a fileset before use: magic bytes, size against .fam/.bim, unique IDs.
+
+    Returns ``(n_samples, n_snps)``.
+    """
+    files = fileset(prefix)
+    iids = _ids(files["fam"], 1, "sample")
+    sids = _ids(files["bim"], 1, "SNP")
+    n, p = len(iids), len(sids)
+    if n == 0 or p == 0:
+        raise ValueError(f"{files['fam'] if n == 0 else files['bim']} is empty")
+    with open(files["bed"], "rb") as fh:
+        magic = fh.read(3)
+    if magic != b"\x6c\x1b\x01":
+        raise ValueError(f"{files['bed']}: not a SNP-major PLINK 1 .bed file "
+                         f"(first bytes {magic.hex()}, expected 6c1b01)")
+    want = 3 + (n + 3) // 4 * p
+    size = files["bed"].stat().st_size
+    if size != want:
+        raise ValueError(f"{files['bed']}: {size:,} bytes, but {n:,} samples (.fam) x {p:,} SNPs "
+                         f"(.bim) need {want:,}: the .bed is truncated or the files do not match")
+    return n, p
+
+
 def open_fileset(prefix):
     """An ``open_bed`` on a checked fileset (use as a context manager)."""
     return open_bed(str(fileset(prefix)["bed"]))

@@ -1,0 +1,199 @@
+"""Sparse-plus-polygenic model: a mixture-of-normals prior fitted by variational EM.
+
+The prior on every standardised SNP effect is a point mass plus a grid of
+zero-mean normals (the adaptive-shrinkage prior of mr.ash; Kim, Wang,
+Carbonetto & Stephens 2024)::
+
+    beta_j ~ pi_0 delta_0 + sum_{k=1}^{K-1} pi_k N(0, sigma_e^2 sigma_k^2)
+
+with the variances ``sigma_k^2`` on a fixed grid, from tiny (a polygenic
+background on every SNP, as in BSLMM, Zhou, Carbonetto & Stephens 2013) to
+large (sparse strong effects), and the weights ``pi`` estimated by EM. With
+``K = 2`` and fixed weights and variance it is exactly :class:`SparseLMM`'s
+spike-and-slab.
+"""
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from . import _kernels
+from ._design import build_design
+from .model import _LinearPredictor, _residuals, _xlogy_ratio
+
+
+def default_grid(p, n_components=20):
+    """0 (the spike) plus ``n_components - 1`` variances from ``0.1 / p`` to 1."""
+    return np.concatenate([[0.0], np.geomspace(0.1 / max(p, 1), 1.0, n_components - 1)])
+
+
+class _MixState:
+    def __init__(self, phi, mu, s2, b, sigma2, pi):
+        self.phi, self.mu, self.s2, self.b = phi, mu, s2, b
+        self.sigma2, self.pi = sigma2, pi
+        self.elbo = []
+        self.n_iter = 0
+        self.converged = False
+
+
+def mix_elbo(design, st, prior_var, v, u):
+    """ELBO of the mixture model (up to ``-log|Z^T Z|/2``); also returns rss, var term."""
+    a = design.active
+    phi, mu, s2, b = st.phi[a], st.mu[a], st.s2[a], st.b[a]
+    sigma2 = st.sigma2
+    r = v + design.Q @ u
+    rss = float(r @ r)
+    second = np.sum(phi * (mu**2 + s2), axis=1)
+    var_term = float(design.d[a] @ (second - b**2))
+    loglik = -0.5 * design.n_eff * math.log(2 * math.pi * sigma2) - (rss + var_term) / (2 * sigma2)
+    vk = sigma2 * prior_var[1:]
+    slab = phi[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_normal = 0.5 * (np.log(vk / s2[:, 1:]) + (s2[:, 1:] + mu[:, 1:] ** 2) / vk - 1.0)
+    kl_normal = float(np.sum(np.where(slab > 0, slab * kl_normal, 0.0)))
+    kl_weights = float(np.sum(_xlogy_ratio(phi, st.pi)))
+    return loglik - kl_normal - kl_weights, rss, var_term
+
+
+class HybridLMM(_LinearPredictor):
+    """Linear mixed model with a point-mass-plus-normal-mixture prior (variational EM).
+
+    Parameters
+    ----------
+    prior_var : array-like, optional
+        ``[0, sigma_1^2, ..., sigma_{K-1}^2]``: component variances in units of
+        ``sigma_e^2`` per standardised SNP; entry 0 is the point mass. Default
+        :func:`default_grid` with ``n_components`` entries.
+    n_components : int, default=20
+    weights : array-like, optional
+        Initial (or, with ``estimate_weights=False``, fixed) mixture weights.
+        Default: 0.9 on the point mass, the rest spread evenly.
+    sigma2_e : float, optional
+        Initial or fixed residual variance (default: variance of the projected ``y``).
+    estimate_sigma2_e, estimate_weights : bool, default=True
+    standardize, max_iter, tol, elbo_tol, verbose : as in :class:`SparseLMM`
+
+    Attributes
+    ----------
+    coef_, intercept_, covariate_coef_, pip_ (1 - responsibility of the point mass),
+    weights_, prior_var_, sigma2_e_, pve_, elbo_, n_iter_, converged_
+
+    Notes
+    -----
+    For SNP ``j`` and component ``k >= 1``::
+
+        s_jk^2 = sigma_e^2 sigma_k^2 / (sigma_k^2 d_j + 1),   mu_jk = s_jk^2 / sigma_e^2 * xr_j
+        phi_jk propto pi_k sqrt(s_jk^2 / (sigma_e^2 sigma_k^2)) exp(mu_jk^2 / (2 s_jk^2)),
+        phi_j0 propto pi_0
+
+    with ``xr_j = x_j^T P (y - sum_{l != j} x_l b_l)`` and ``b_j = sum_k phi_jk mu_jk``.
+    M-step: ``pi_k = mean_j phi_jk``; ``sigma_e^2 = (E||P(y - X beta)||^2 + sum_jk
+    phi_jk E[beta^2 | k] / sigma_k^2) / (n' + sum_j (1 - phi_j0))``.
+
+    References
+    ----------
+    Kim Y., Wang W., Carbonetto P. & Stephens M. (2024) A flexible empirical
+    Bayes approach to multiple linear regression and connections with
+    penalized regression. JMLR 25.
+    Zhou X., Carbonetto P. & Stephens M. (2013) Polygenic modeling with
+    Bayesian sparse linear mixed models. PLoS Genetics 9(2): e1003264.
+    """
+
+    def __init__(self, *, prior_var=None, n_components=20, weights=None, sigma2_e=None,
+                 estimate_sigma2_e=True, estimate_weights=True, standardize=True,
+                 max_iter=1000, tol=1e-4, elbo_tol=1e-8, verbose=False):
+        self.prior_var = prior_var
+        self.n_components = n_components
+        self.weights = weights
+        self.sigma2_e = sigma2_e
+        self.estimate_sigma2_e = estimate_sigma2_e
+        self.estimate_weights = estimate_weights
+        self.standardize = standardize
+        self.max_iter = max_iter
+        self.tol = tol
+        self.elbo_tol = elbo_tol
+        self.verbose = verbose
+
+    def _grid(self, p):
+        if self.prior_var is None:
+            if int(self.n_components) < 2:
+                raise ValueError("n_components must be >= 2 (the spike and one normal)")
+            return default_grid(p, int(self.n_components))
+        grid = np.asarray(self.prior_var, dtype=float).ravel()
+        if grid.size < 2 or grid[0] != 0 or not np.all(grid[1:] > 0) or not np.all(
+                np.isfinite(grid)):
+            raise ValueError("prior_var must be [0, v_1, ..., v_K] with every v_k > 0")
+        return grid
+
+    def fit(self, X, y, Z=None):
+        """Fit the model; ``X`` int8 dosages (-127 missing) or floats; returns self."""
+        design = build_design(X, y, Z, standardize=self.standardize)
+        p = design.G.shape[1]
+        a = design.active
+        grid = self._grid(max(int(a.sum()), 1))
+        K = grid.size
+        if self.weights is None:
+            pi = np.concatenate([[0.9], np.full(K - 1, 0.1 / (K - 1))])
+        else:
+            pi = np.asarray(self.weights, dtype=float).ravel()
+            if pi.size != K or np.any(pi < 0) or not math.isclose(pi.sum(), 1.0, rel_tol=1e-9):
+                raise ValueError(f"weights must be {K} non-negative numbers summing to 1")
+        sigma2 = self.sigma2_e if self.sigma2_e is not None else float(
+            design.y_tilde @ design.y_tilde / design.n_eff)
+        phi = np.zeros((p, K))
+        phi[a] = pi
+        st = _MixState(phi, np.zeros((p, K)), np.zeros((p, K)), np.zeros(p), sigma2, pi.copy())
+        self._run(design, st, grid)
+        self.weights_ = st.pi
+        self.prior_var_ = grid
+        self.sigma2_e_ = st.sigma2
+        self.pip_ = 1.0 - st.phi[:, 0]
+        self.elbo_ = np.asarray(st.elbo)
+        self.n_iter_ = st.n_iter
+        self.converged_ = st.converged
+        self.pve_ = self._pve(design, st)
+        self._finish(design, st.b)
+        return self
+
+    def _run(self, design, st, grid):
+        a = design.active
+        n_active = max(int(a.sum()), 1)
+        v, u = _residuals(design, st.b)
+        st.elbo = [mix_elbo(design, st, grid, v, u)[0]]
+        t0 = time.perf_counter()
+        for it in range(1, int(self.max_iter) + 1):
+            with np.errstate(divide="ignore"):
+                log_pi = np.log(st.pi)
+            change = _kernels.sweep_mix(design.G, design.sentinel, design.mean, design.scale,
+                                        design.C, design.d, a, v, u, st.phi, st.mu, st.s2,
+                                        st.b, st.sigma2, grid, log_pi)
+            if self.estimate_sigma2_e:
+                _, rss, var_term = mix_elbo(design, st, grid, v, u)
+                phi, mu, s2 = st.phi[a, 1:], st.mu[a, 1:], st.s2[a, 1:]
+                prior_term = float(np.sum(phi * (mu**2 + s2) / grid[1:]))
+                st.sigma2 = (rss + var_term + prior_term) / (design.n_eff + float(phi.sum()))
+            if self.estimate_weights:
+                st.pi = st.phi[a].sum(axis=0) / n_active
+            F, _, _ = mix_elbo(design, st, grid, v, u)
+            st.elbo.append(F)
+            st.n_iter = it
+            if self.verbose:
+                print(f"[hybrid] iter {it:4d}  elbo {F:.6f}  max|dphi| {change:.2e}  "
+                      f"sigma2_e {st.sigma2:.4g}  pi_0 {st.pi[0]:.4g}  "
+                      f"{time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+            gain = st.elbo[-1] - st.elbo[-2]
+            if change < self.tol or 0 <= gain < self.elbo_tol * abs(F):
+                st.converged = True
+                break
+
+    @staticmethod
+    def _pve(design, st):
+        a = design.active
+        v, u = _residuals(design, st.b)
+        fitted = design.y_tilde - (v + design.Q @ u)
+        second = np.sum(st.phi[a] * (st.mu[a] ** 2 + st.s2[a]), axis=1)
+        genetic = (float(fitted @ fitted) + float(design.d[a] @ (second - st.b[a] ** 2))) \
+            / design.n_eff
+        return genetic / (genetic + st.sigma2)
