@@ -141,3 +141,15 @@ def test_broken_plink_filesets_are_named(tmp_path, damage, message):
     damage(tmp_path)
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         realdata.genotype_qc(tmp_path / "geno", tmp_path / "qc", min_maf=0.01, max_missing=0.1)
+
+
+def test_rank_inverse_normal():
+    from scipy.stats import norm
+
+    from sparselmm.pipeline import rank_inverse_normal
+
+    y = np.array([3.0, 100.0, -1.0, 3.0, 0.5])
+    z = rank_inverse_normal(y)
+    ranks = np.array([3.5, 5, 1, 3.5, 2])  # average ranks for the tie
+    np.testing.assert_allclose(z, norm.ppf((ranks - 0.375) / 5.25))
+    assert z[1] == z.max() and z[0] == z[3]  # order kept, ties equal, outlier tamed

@@ -46,6 +46,7 @@ rule fit_real:
         options=method_options,
         phenotype=phenotype_column,
         labels=phenotype_labels,
+        transform=config["realdata"]["phenotype_transform"],
     log:
         "results/logs/fit_real/{phenotype}/{method}/fold{fold}.log",
     benchmark:

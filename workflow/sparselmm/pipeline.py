@@ -96,14 +96,30 @@ def make_model(method, options, truth=None):
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
 
 
+def rank_inverse_normal(y):
+    """Blom's rank-based inverse normal transform (average ranks for ties)."""
+    from scipy.stats import norm, rankdata
+
+    y = np.asarray(y, dtype=float)
+    return norm.ppf((rankdata(y) - 0.375) / (y.size + 0.25))
+
+
+TRANSFORMS = {"none": None, "rank_inverse_normal": rank_inverse_normal}
+
+
 def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
-             covariates=None, truth=None):
+             covariates=None, truth=None, transform="none"):
     """Fit ``method`` on all folds but ``fold`` and predict ``fold``.
 
     Returns ``(predictions DataFrame, metrics dict)``. Samples are matched by ID
     between the .fam, phenotype, covariate and fold tables; samples with a
-    missing phenotype are left out.
+    missing phenotype are left out. ``transform`` (``"none"`` or
+    ``"rank_inverse_normal"``) is applied to the phenotype of those samples
+    before the split; it uses the phenotype values only, never the genotypes.
     """
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown phenotype transform {transform!r}; choose from "
+                         f"{', '.join(TRANSFORMS)}")
     fam = plink.read_samples(bed)
     pheno = read_table(phenotypes, "phenotype")
     if phenotype not in pheno.columns:
@@ -122,6 +138,8 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     f = fold_tab.loc[ids].to_numpy()
     train, test = f != fold, f == fold
     y = y_all.loc[ids].to_numpy(dtype=float)
+    if TRANSFORMS[transform] is not None:
+        y = TRANSFORMS[transform](y)
     # read the two parts separately: no second in-memory copy of the genotypes
     G_train = plink.read_genotypes(bed, rows=rows[train])
     G_test = plink.read_genotypes(bed, rows=rows[test])
