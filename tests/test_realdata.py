@@ -153,3 +153,29 @@ def test_rank_inverse_normal():
     ranks = np.array([3.5, 5, 1, 3.5, 2])  # average ranks for the tie
     np.testing.assert_allclose(z, norm.ppf((ranks - 0.375) / 5.25))
     assert z[1] == z.max() and z[0] == z[3]  # order kept, ties equal, outlier tamed
+
+
+def test_non_converged_fit_is_flagged_not_hidden(tmp_path):
+    from sparselmm.pipeline import fit_fold, write_folds
+
+    G, iids = make_fileset(tmp_path)
+    y = G[:, 20:30].astype(float) @ np.ones(10) + np.random.default_rng(0).normal(size=60)
+    pd.DataFrame({"iid": iids, "y": y}).to_csv(tmp_path / "p.tsv", sep="\t", index=False)
+    write_folds(tmp_path / "f.tsv", iids, 3, 0)
+    kw = dict(bed=tmp_path / "geno", phenotypes=tmp_path / "p.tsv", phenotype="y",
+              folds=tmp_path / "f.tsv", fold=0, method="sparselmm")
+    preds, m = fit_fold(**kw, options={"max_iter": 1})
+    assert m["converged"] is False and np.isfinite(preds["pred"]).all()
+    _, m = fit_fold(**kw)
+    assert m["converged"] is True
+
+
+def test_non_numeric_covariate_is_named(tmp_path):
+    from sparselmm.pipeline import numeric_columns, read_table
+
+    pd.DataFrame({"iid": ["a", "b"], "age": [31, "unknown"]}).to_csv(tmp_path / "c.tsv", sep="\t",
+                                                                     index=False)
+    with pytest.raises(ValueError, match="c.tsv: non-numeric covariate value 'unknown' in "
+                                         "column 'age' for sample 'b'"):
+        numeric_columns(read_table(tmp_path / "c.tsv", "covariate"), tmp_path / "c.tsv",
+                        "covariate")

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sparselmm.pipeline import read_results
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -146,6 +148,8 @@ realdata:
   covariate_table: data/covar.tsv
   phenotypes: all
   n_pcs: 3
+  qc:
+    max_missing: 0.2
 """
 
 
@@ -153,13 +157,14 @@ def test_user_plink_data_end_to_end(tmp_path):
     wd = workdir(tmp_path, USER)
     user_data(wd)
     run(wd, "results/tables/real_r2.tsv", "results/figures/fig2_real.png")
-    table = pd.read_csv(wd / "results/tables/real_r2.tsv", sep="\t")
+    table = read_results(wd / "results/tables/real_r2.tsv")
     for col in ("phenotype", "fold", "method", "r2", "r2_snp", "seconds", "n_train", "n_test",
                 "p"):
         assert col in table.columns
     assert set(table["phenotype"]) == {"strong", "null"}
     assert len(table) == 2 * 2 * 3
-    sizes = table.groupby("phenotype")[["n_train", "n_test"]].sum().sum(axis=1) / 2
+    # every fold of every method sees all samples of its phenotype once
+    sizes = table.groupby("phenotype")[["n_train", "n_test"]].sum().sum(axis=1) / (3 * 2)
     assert sizes["strong"] == 90 and sizes["null"] == 80  # 10 missing dropped, stranger ignored
     assert (table["p"] == 399).all()  # the monomorphic SNP was dropped
     strong = table[(table.phenotype == "strong") & (table.method == "sparselmm")]
@@ -198,3 +203,21 @@ def test_listed_phenotype_absent_from_existing_table_fails_before_any_job(tmp_pa
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "realdata.phenotypes: height not among the columns of data/pheno.tsv" in out
+
+
+def test_failing_job_keeps_earlier_outputs(tmp_path):
+    # a non-numeric phenotype cell fails the first job that reads the table;
+    # everything already computed (and everything independent) stays
+    wd = workdir(tmp_path, USER.replace("methods: [sparselmm, lasso]", "methods: [sparselmm]"))
+    user_data(wd)
+    pheno = pd.read_csv(wd / "data/pheno.tsv", sep="\t", dtype=str)
+    pheno.loc[3, "strong"] = "oops"
+    pheno.to_csv(wd / "data/pheno.tsv", sep="\t", index=False)
+    proc = run(wd, check=False)
+    assert proc.returncode != 0
+    log = (wd / "results/logs/phenotype_list.log").read_text()
+    assert "non-numeric phenotype value 'oops' in column 'strong' for sample" in log
+    assert "Traceback" not in log.split("ValueError")[-1]
+    assert (wd / "results/tables/simulation_r2.tsv").exists()
+    assert (wd / "results/realdata/genotypes/qc.bed").exists()
+    assert not (wd / "results/tables/real_r2.tsv").exists()

@@ -65,11 +65,11 @@ rule fig2:
             category="Fig 2: real data",
         ),
         pdf="results/figures/fig2_real.pdf",
-    params:
-        methods=REAL_METHODS,
     log:
         "results/logs/fig2.log",
     conda:
         "../../envs/sparselmm.yaml"
+    params:
+        methods=REAL_METHODS,
     script:
         "../scripts/plot_fig2.py"

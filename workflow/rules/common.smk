@@ -113,6 +113,11 @@ def check_phenotype_names():
 check_phenotype_names()
 
 
+def output_prefix(wildcards, output):
+    """PLINK prefix of a rule whose first output is a .bed file."""
+    return os.path.splitext(output[0])[0]
+
+
 def real_genotype_prefix(wildcards=None):
     return REAL["genotypes"]
 

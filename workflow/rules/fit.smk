@@ -42,20 +42,20 @@ rule fit_real:
     output:
         predictions="results/realdata/fits/{phenotype}/{method}/fold{fold}.predictions.tsv",
         metrics="results/realdata/fits/{phenotype}/{method}/fold{fold}.metrics.tsv",
+    log:
+        "results/logs/fit_real/{phenotype}/{method}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/fit_real/{phenotype}/{method}/fold{fold}.tsv"
+    conda:
+        "../../envs/sparselmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=fit_mem_mb,
+        runtime=fit_runtime,
     params:
         options=method_options,
         phenotype=phenotype_column,
         labels=phenotype_labels,
         transform=config["realdata"]["phenotype_transform"],
-    log:
-        "results/logs/fit_real/{phenotype}/{method}/fold{fold}.log",
-    benchmark:
-        "results/benchmarks/fit_real/{phenotype}/{method}/fold{fold}.tsv"
-    threads: 1
-    resources:
-        mem_mb=fit_mem_mb,
-        runtime=fit_runtime,
-    conda:
-        "../../envs/sparselmm.yaml"
     script:
         "../scripts/fit.py"

@@ -4,14 +4,16 @@
 rule geuvadis_fetch:
     output:
         archive="resources/geuvadis/examples.tar.xz",
+    log:
+        "results/logs/geuvadis_fetch.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    resources:
+        runtime=10,
     params:
         source=config["realdata"]["geuvadis_source"],
         deb_sha256=config["realdata"]["geuvadis_deb_sha256"],
         archive_sha256=config["realdata"]["geuvadis_archive_sha256"],
-    log:
-        "results/logs/geuvadis_fetch.log",
-    resources:
-        runtime=10,
     script:
         "../scripts/geuvadis_fetch.py"
 
@@ -24,6 +26,8 @@ rule geuvadis_unpack:
         expression="resources/geuvadis/genes.50percent.chr22.bed.gz",
     log:
         "results/logs/geuvadis_unpack.log",
+    conda:
+        "../../envs/plink2.yaml"
     shell:
         "(tar -xJf {input.archive} -C resources/geuvadis "
         "./genotypes.chr22.vcf.gz ./genes.50percent.chr22.bed.gz"
@@ -35,11 +39,13 @@ rule geuvadis_plink:
         vcf="resources/geuvadis/genotypes.chr22.vcf.gz",
     output:
         multiext("resources/geuvadis/chr22", ".bed", ".bim", ".fam"),
-    params:
-        prefix="resources/geuvadis/chr22",
     log:
         "results/logs/geuvadis_plink.log",
+    conda:
+        "../../envs/plink2.yaml"
     threads: 1
+    params:
+        prefix=output_prefix,
     shell:
         "plink2 --vcf {input.vcf} --snps-only just-acgt --max-alleles 2 "
         "--make-bed --threads {threads} --out {params.prefix} > {log} 2>&1"
@@ -63,16 +69,16 @@ rule genotype_qc:
         unpack(real_genotype_files),
     output:
         multiext("results/realdata/genotypes/qc", ".bed", ".bim", ".fam"),
+    log:
+        "results/logs/genotype_qc.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    resources:
+        mem_mb=qc_mem_mb,
     params:
         prefix=real_genotype_prefix,
         min_maf=config["realdata"]["qc"]["min_maf"],
         max_missing=config["realdata"]["qc"]["max_missing"],
-    log:
-        "results/logs/genotype_qc.log",
-    resources:
-        mem_mb=qc_mem_mb,
-    conda:
-        "../../envs/sparselmm.yaml"
     script:
         "../scripts/genotype_qc.py"
 
@@ -84,17 +90,18 @@ rule covariates:
         user=user_covariate_input,
     output:
         table="results/realdata/covariates.tsv",
-    params:
-        n_pcs=config["realdata"]["n_pcs"],
-        seed=config["realdata"]["seed"],
     log:
         "results/logs/covariates.log",
     benchmark:
         "results/benchmarks/covariates.tsv"
-    resources:
-        mem_mb=qc_mem_mb,
     conda:
         "../../envs/sparselmm.yaml"
+    threads: 2
+    resources:
+        mem_mb=qc_mem_mb,
+    params:
+        n_pcs=config["realdata"]["n_pcs"],
+        seed=config["realdata"]["seed"],
     script:
         "../scripts/covariates.py"
 
@@ -106,13 +113,13 @@ rule real_folds:
         covariates="results/realdata/covariates.tsv",
     output:
         folds="results/realdata/folds/{phenotype}.tsv",
-    params:
-        k=config["cv"]["folds"],
-        seed=config["cv"]["seed"],
     log:
         "results/logs/real_folds/{phenotype}.log",
     conda:
         "../../envs/sparselmm.yaml"
+    params:
+        k=config["cv"]["folds"],
+        seed=config["cv"]["seed"],
     script:
         "../scripts/real_folds.py"
 
@@ -123,12 +130,12 @@ checkpoint phenotype_list:
         fam="results/realdata/genotypes/qc.fam",
     output:
         names="results/realdata/phenotypes.txt",
-    params:
-        requested=config["realdata"]["phenotypes"],
-        folds=config["cv"]["folds"],
     log:
         "results/logs/phenotype_list.log",
     conda:
         "../../envs/sparselmm.yaml"
+    params:
+        requested=config["realdata"]["phenotypes"],
+        folds=config["cv"]["folds"],
     script:
         "../scripts/phenotype_list.py"

@@ -3,10 +3,9 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 inp, out, methods = snakemake.input, snakemake.output, snakemake.params.methods  # noqa: F821
 
-import pandas as pd  # noqa: E402
-
+from sparselmm.pipeline import read_results  # noqa: E402
 from sparselmm.plots import fig1_simulation  # noqa: E402
 
-fig = fig1_simulation(pd.read_csv(inp.table, sep="\t"), methods)
+fig = fig1_simulation(read_results(inp.table), methods)
 fig.savefig(out.png, dpi=150)
 fig.savefig(out.pdf)

@@ -20,9 +20,15 @@ def r2(y, pred):
     return float(1.0 - np.sum((y - pred) ** 2) / ss_tot) if ss_tot > 0 else float("nan")
 
 
-def covariate_fit(Z_train, y_train, Z_test):
-    """Least-squares prediction from ``[1, Z]`` fitted on the training fold."""
-    n_tr, n_te = len(y_train), Z_test.shape[0] if Z_test is not None else None
+def covariate_fit(Z_train, y_train, Z_test, n_test=None):
+    """Least-squares prediction from ``[1, Z]`` fitted on the training fold.
+
+    ``Z`` may be None (intercept only); ``n_test`` is then required.
+    """
+    n_tr = len(y_train)
+    n_te = Z_test.shape[0] if Z_test is not None else n_test
+    if n_te is None:
+        raise ValueError("covariate_fit needs n_test when Z_test is None")
     A = np.ones((n_tr, 1)) if Z_train is None else np.column_stack([np.ones(n_tr), Z_train])
     B = np.ones((n_te, 1)) if Z_test is None else np.column_stack([np.ones(n_te), Z_test])
     w, *_ = np.linalg.lstsq(A, y_train, rcond=None)

@@ -62,9 +62,22 @@ def write_folds(path, iids, k, seed):
     pd.DataFrame({"iid": iids, "fold": folds}).to_csv(path, sep="\t", index=False)
 
 
+# cells read as missing in value columns (never in ID or name columns, so a
+# sample "NA" or a phenotype called "null" stays what it is)
+MISSING = ["", "NA", "NaN", "nan", "N/A", "NULL", "null", "."]
+
+
+def _read_tsv(path, text_columns):
+    with open(path) as fh:
+        header = fh.readline().rstrip("\r\n").split("\t")
+    return pd.read_csv(path, sep="\t", dtype={c: str for c in text_columns if c in header},
+                       keep_default_na=False,
+                       na_values={c: MISSING for c in header if c not in text_columns})
+
+
 def read_table(path, what):
     """A TSV keyed by ``iid`` (read as strings), with a clear error if malformed."""
-    df = pd.read_csv(path, sep="\t", dtype={"iid": str})
+    df = _read_tsv(path, ["iid"])
     if "iid" not in df.columns:
         raise ValueError(f"{path}: {what} table needs an 'iid' column, found {list(df.columns)}")
     dup = df["iid"][df["iid"].duplicated()]
@@ -155,7 +168,7 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     model.fit(G_train, y[train], Ztr)
     pred = model.predict(G_test, Zte)
     seconds = time.perf_counter() - t0
-    cov_pred = covariate_fit(Ztr, y[train], Zte)
+    cov_pred = covariate_fit(Ztr, y[train], Zte, int(test.sum()))
     metrics = heldout_metrics(y[test], pred, cov_pred)
     metrics.update(
         seconds=round(seconds, 3),
@@ -169,9 +182,14 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     return preds, metrics
 
 
+def read_results(path):
+    """A results table (metrics), keeping phenotype names such as "NA" as text."""
+    return _read_tsv(path, ["phenotype", "method"])
+
+
 def collect_metrics(paths):
     """Concatenate one-row metric files into one table, in a stable order."""
-    table = pd.concat([pd.read_csv(p, sep="\t") for p in paths], ignore_index=True)
+    table = pd.concat([read_results(p) for p in paths], ignore_index=True)
     keys = [c for c in ("phenotype", "n_causal", "h2", "replicate", "method", "fold")
             if c in table.columns]
     return table.sort_values(keys, kind="stable").reset_index(drop=True)
