@@ -1,5 +1,7 @@
 """End-to-end runs of the Snakemake workflow on tiny configs."""
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +223,37 @@ def test_failing_job_keeps_earlier_outputs(tmp_path):
     assert (wd / "results/tables/simulation_r2.tsv").exists()
     assert (wd / "results/realdata/genotypes/qc.bed").exists()
     assert not (wd / "results/tables/real_r2.tsv").exists()
+
+
+def test_report_builds_offline(tiny_run):
+    run(tiny_run, "--report", "results/report.html")
+    html = (tiny_run / "results/report.html").read_text(errors="replace")
+    assert len(html) > 100_000 and "fig1_simulation" in html
+
+
+def test_killed_run_resumes_with_only_unfinished_jobs(tmp_path):
+    import signal
+    import time
+
+    wd = workdir(tmp_path, TINY)
+    proc = subprocess.Popen([*SNAKEMAKE, "--cores", "1"], cwd=wd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    fits = wd / "results/simulation/fits"
+    deadline = time.time() + 300
+    while len(list(fits.rglob("*.metrics.tsv"))) < 4:
+        assert proc.poll() is None and time.time() < deadline, "run ended before the kill"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p: p.stat().st_mtime_ns for p in fits.rglob("*.metrics.tsv")}
+    assert 4 <= len(done) < 18
+    run(wd, "--unlock")  # a killed Snakemake leaves its lock behind
+    out = run(wd, "--dry-run").stdout
+    to_do = int(re.search(r"^fit_simulation\s+(\d+)", out, re.M).group(1))
+    assert to_do <= 18 - len(done) + 1  # at most the one job killed midway reruns
+    run(wd)
+    # finished jobs are kept; only a job killed between writing its outputs and
+    # being recorded as complete may be recomputed
+    recomputed = [p for p, mtime in done.items() if p.stat().st_mtime_ns != mtime]
+    assert len(recomputed) <= 1, recomputed
+    assert len(list(fits.rglob("*.metrics.tsv"))) == 18
