@@ -159,17 +159,26 @@ def build_design(X, y, Z, *, standardize=True):
                   y, y_tilde)
 
 
-def project_columns(G, sentinel, mean, scale, Q):
-    """``C = Q^T X`` and ``d_j = ||x_j||^2 - ||C_j||^2``, blockwise (BLAS)."""
+def standardised_blocks(G, sentinel, mean, scale):
+    """Yield ``(j0, j1, X[:, j0:j1])``: standardised float64 column blocks.
+
+    The block buffer is reused: copy a block that must outlive the next step.
+    """
     n, p = G.shape
-    k = Q.shape[1]
-    C = np.empty((k, p))
-    d = np.empty(p)
     buf = np.empty((n, min(BLOCK, p)), order="F")
     for j0 in range(0, p, BLOCK):
         j1 = min(p, j0 + BLOCK)
         blk = buf[:, : j1 - j0]
         _kernels.decode_block(G, sentinel, mean, scale, j0, j1, blk)
+        yield j0, j1, blk
+
+
+def project_columns(G, sentinel, mean, scale, Q):
+    """``C = Q^T X`` and ``d_j = ||x_j||^2 - ||C_j||^2``, blockwise (BLAS)."""
+    p = G.shape[1]
+    C = np.empty((Q.shape[1], p))
+    d = np.empty(p)
+    for j0, j1, blk in standardised_blocks(G, sentinel, mean, scale):
         Cb = Q.T @ blk
         C[:, j0:j1] = Cb
         d[j0:j1] = np.einsum("ij,ij->j", blk, blk) - np.einsum("ij,ij->j", Cb, Cb)

@@ -85,6 +85,42 @@ def matvec(G, sentinel, mean, scale, b, out):
                 out[i] += (float(g) - mj) * bj
 
 
+@njit(cache=True, nogil=True, fastmath=FAST, inline="always")
+def column_dot(G, j, sentinel, mj, v):
+    """``sum_i (g_ij - m_j) v_i`` over observed entries of column ``j``."""
+    acc = 0.0
+    for i in range(G.shape[0]):
+        g = G[i, j]
+        acc += (float(g) - mj) * v[i] if g != sentinel else 0.0
+    return acc
+
+
+@njit(cache=True, nogil=True, fastmath=FAST, inline="always")
+def column_axpy(G, j, sentinel, mj, a, v):
+    """``v_i += a (g_ij - m_j)`` over observed entries of column ``j``."""
+    for i in range(G.shape[0]):
+        g = G[i, j]
+        v[i] += a * (float(g) - mj) if g != sentinel else 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=FAST, inline="always")
+def residual_dot(G, j, sentinel, mean, scale, C, u, v):
+    """``(P x_j)^T r`` for the projected residual ``r = v + Q u``."""
+    xr = column_dot(G, j, sentinel, mean[j], v) * scale[j]
+    for c in range(C.shape[0]):
+        xr += C[c, j] * u[c]
+    return xr
+
+
+@njit(cache=True, nogil=True, fastmath=FAST, inline="always")
+def move_residual(G, j, sentinel, mean, scale, C, u, v, delta):
+    """Account for ``b_j += delta`` in ``v = y~ - X b`` and ``u = Q^T X b``."""
+    if delta != 0.0:
+        column_axpy(G, j, sentinel, mean[j], -delta * scale[j], v)
+        for c in range(C.shape[0]):
+            u[c] += delta * C[c, j]
+
+
 @njit(cache=True, nogil=True, fastmath=FAST)
 def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
           sigma2, sa, logodds):
@@ -93,22 +129,11 @@ def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
     Updates ``alpha, mu, s2`` (variational parameters), ``v`` and ``u`` in
     place. Returns the largest absolute change in ``alpha``.
     """
-    n = G.shape[0]
-    k = C.shape[0]
     max_change = 0.0
     for j in range(G.shape[1]):
         if not active[j]:
             continue
-        mj = mean[j]
-        sj = scale[j]
-        # x_j^T v, the residual against the unprojected genotypes
-        acc = 0.0
-        for i in range(n):
-            g = G[i, j]
-            acc += (float(g) - mj) * v[i] if g != sentinel else 0.0
-        xr = acc * sj
-        for c in range(k):
-            xr += C[c, j] * u[c]
+        xr = residual_dot(G, j, sentinel, mean, scale, C, u, v)
         b_old = alpha[j] * mu[j]
         dj = d[j]
         s2j = sigma2 * sa / (sa * dj + 1.0)
@@ -125,14 +150,7 @@ def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
         alpha[j] = aj
         mu[j] = muj
         s2[j] = s2j
-        delta = aj * muj - b_old
-        if delta != 0.0:
-            ds = delta * sj
-            for i in range(n):
-                g = G[i, j]
-                v[i] -= (float(g) - mj) * ds if g != sentinel else 0.0
-            for c in range(k):
-                u[c] += delta * C[c, j]
+        move_residual(G, j, sentinel, mean, scale, C, u, v, aj * muj - b_old)
     return max_change
 
 
@@ -147,23 +165,13 @@ def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigm
     posterior means. Updates everything in place; returns the largest change
     in any ``phi``.
     """
-    n = G.shape[0]
-    k_cov = C.shape[0]
     K = prior_var.shape[0]
     logw = np.empty(K)
     max_change = 0.0
     for j in range(G.shape[1]):
         if not active[j]:
             continue
-        mj = mean[j]
-        sj = scale[j]
-        acc = 0.0
-        for i in range(n):
-            g = G[i, j]
-            acc += (float(g) - mj) * v[i] if g != sentinel else 0.0
-        xr = acc * sj
-        for c in range(k_cov):
-            xr += C[c, j] * u[c]
+        xr = residual_dot(G, j, sentinel, mean, scale, C, u, v)
         b_old = b[j]
         dj = d[j]
         xr += dj * b_old
@@ -191,12 +199,5 @@ def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigm
             phi[j, k] = w
             bj += w * mu[j, k]
         b[j] = bj
-        delta = bj - b_old
-        if delta != 0.0:
-            ds = delta * sj
-            for i in range(n):
-                g = G[i, j]
-                v[i] -= (float(g) - mj) * ds if g != sentinel else 0.0
-            for c in range(k_cov):
-                u[c] += delta * C[c, j]
+        move_residual(G, j, sentinel, mean, scale, C, u, v, bj - b_old)
     return max_change

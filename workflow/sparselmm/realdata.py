@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 
 from . import _kernels, plink
-from ._design import BLOCK
+from ._design import standardised_blocks
+
+SENTINEL = np.int8(_kernels.INT8_MISSING)
 
 
 def expression_bed_to_tsv(bed_gz, out_tsv):
@@ -43,7 +45,7 @@ def genotype_qc(prefix, out_prefix, *, min_maf, max_missing, log=sys.stderr):
         sid = np.asarray(bed.sid)
         props = {k: np.asarray(getattr(bed, k)) for k in
                  ("fid", "iid", "chromosome", "bp_position", "allele_1", "allele_2", "cm_position")}
-    mean, sd, n_miss = _kernels.column_moments(G, np.int8(_kernels.INT8_MISSING))
+    mean, sd, n_miss = _kernels.column_moments(G, SENTINEL)
     n = G.shape[0]
     miss_rate = n_miss / n
     maf = np.minimum(mean / 2, 1 - mean / 2)
@@ -73,33 +75,23 @@ def genotype_qc(prefix, out_prefix, *, min_maf, max_missing, log=sys.stderr):
 
 
 def _standardise(G):
-    mean, sd, _ = _kernels.column_moments(G, np.int8(_kernels.INT8_MISSING))
+    mean, sd, _ = _kernels.column_moments(G, SENTINEL)
     scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)
     return mean, scale
 
 
 def _x_times(G, mean, scale, B):
     """X_std @ B, blockwise over SNPs (X_std never formed)."""
-    n, p = G.shape
-    out = np.zeros((n, B.shape[1]))
-    buf = np.empty((n, min(BLOCK, p)), order="F")
-    for j0 in range(0, p, BLOCK):
-        j1 = min(p, j0 + BLOCK)
-        blk = buf[:, : j1 - j0]
-        _kernels.decode_block(G, np.int8(_kernels.INT8_MISSING), mean, scale, j0, j1, blk)
+    out = np.zeros((G.shape[0], B.shape[1]))
+    for j0, j1, blk in standardised_blocks(G, SENTINEL, mean, scale):
         out += blk @ B[j0:j1]
     return out
 
 
 def _xt_times(G, mean, scale, A):
     """X_std^T @ A, blockwise over SNPs."""
-    n, p = G.shape
-    out = np.empty((p, A.shape[1]))
-    buf = np.empty((n, min(BLOCK, p)), order="F")
-    for j0 in range(0, p, BLOCK):
-        j1 = min(p, j0 + BLOCK)
-        blk = buf[:, : j1 - j0]
-        _kernels.decode_block(G, np.int8(_kernels.INT8_MISSING), mean, scale, j0, j1, blk)
+    out = np.empty((G.shape[1], A.shape[1]))
+    for j0, j1, blk in standardised_blocks(G, SENTINEL, mean, scale):
         out[j0:j1] = blk.T @ A
     return out
 

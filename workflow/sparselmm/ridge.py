@@ -15,19 +15,13 @@ import math
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from . import _kernels
-from ._design import BLOCK, build_design
+from ._design import build_design, standardised_blocks
 from .model import _LinearPredictor
 
 
 def _projected_blocks(design):
     """Yield ``(j0, j1, P X[:, j0:j1])`` as dense float64 blocks."""
-    n, p = design.G.shape
-    buf = np.empty((n, min(BLOCK, p)), order="F")
-    for j0 in range(0, p, BLOCK):
-        j1 = min(p, j0 + BLOCK)
-        blk = buf[:, : j1 - j0]
-        _kernels.decode_block(design.G, design.sentinel, design.mean, design.scale, j0, j1, blk)
+    for j0, j1, blk in standardised_blocks(design.G, design.sentinel, design.mean, design.scale):
         blk -= design.Q @ design.C[:, j0:j1]
         blk[:, ~design.active[j0:j1]] = 0.0
         yield j0, j1, blk
