@@ -154,7 +154,8 @@ def build_design(X, y, Z, *, standardize=True):
     scale[poly] = 1.0 / sd[poly] if standardize else 1.0
     C, d = project_columns(G, sentinel, mean, scale, Q)
     # a SNP collinear with the covariates carries no information
-    active = poly & (d > 1e-8 * n * np.where(standardize, 1.0, sd**2))
+    column_ss = n * (1.0 if standardize else sd**2)  # ||x_j||^2 before projection
+    active = poly & (d > 1e-8 * column_ss)
     return Design(G, sentinel, mean, scale, n_missing, Zfull, Q, R, C, d, active,
                   y, y_tilde)
 
