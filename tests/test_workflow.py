@@ -1,6 +1,7 @@
 """End-to-end runs of the Snakemake workflow on tiny configs."""
 
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -257,3 +258,17 @@ def test_killed_run_resumes_with_only_unfinished_jobs(tmp_path):
     recomputed = [p for p, mtime in done.items() if p.stat().st_mtime_ns != mtime]
     assert len(recomputed) <= 1, recomputed
     assert len(list(fits.rglob("*.metrics.tsv"))) == 18
+
+
+@pytest.mark.skipif(shutil.which("apt-get") is None or shutil.which("plink2") is None,
+                    reason="needs apt-get (to fetch Debian's qtltools-example) and plink2")
+def test_geuvadis_default_data_is_prepared(tmp_path):
+    # the real default input: fetched, checksum-verified, converted and QC'd
+    wd = workdir(tmp_path, "realdata:\n  n_pcs: 10\n")
+    run(wd, "resources/geuvadis/expression.tsv", "results/realdata/covariates.tsv")
+    expr = pd.read_csv(wd / "resources/geuvadis/expression.tsv", sep="\t", index_col="iid")
+    assert expr.shape == (358, 608)
+    qc_log = (wd / "results/logs/genotype_qc.log").read_text()
+    assert "snps_in 85485" in qc_log and "samples 358" in qc_log
+    cov = pd.read_csv(wd / "results/realdata/covariates.tsv", sep="\t")
+    assert cov.shape == (358, 11) and cov["iid"].iloc[0] == "HG00096"
