@@ -19,6 +19,16 @@ if ! command -v plink2 >/dev/null 2>&1; then
 fi
 
 PY=${PYTHON:-python3}
+# Debian's system Python needs python3-venv for `python3 -m venv`
+if ! "$PY" -c "import ensurepip, venv" >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  else
+    echo "setup.sh: $PY cannot create virtual environments; install python3-venv" >&2
+    exit 1
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
