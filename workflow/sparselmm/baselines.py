@@ -3,11 +3,14 @@
 import numpy as np
 
 from ._design import check_genotypes, check_vector, covariate_matrix, orthonormal_basis
-from .cv import assign_folds
+from .cv import assign_folds, covariate_fit
 
 
 def _standardised_dense(X, mean=None, sd=None):
-    """Dense float64 standardised copy (mean-imputed); the Lasso needs one."""
+    """Dense float64 standardised copy (mean-imputed); the Lasso needs one.
+
+    Returns ``(X_std, mean, sd, scale)`` with ``scale = 1/sd`` (0 for monomorphic SNPs).
+    """
     G, sentinel = check_genotypes(X, fill=mean)
     Xf = G.astype(np.float64, order="F")
     if G.dtype == np.int8:
@@ -23,7 +26,7 @@ def _standardised_dense(X, mean=None, sd=None):
         sd = Xf.std(axis=0)
     scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 1e-8)
     Xf *= scale
-    return Xf, mean, sd
+    return Xf, mean, sd, scale
 
 
 class ProjectedElasticNetCV:
@@ -56,7 +59,7 @@ class ProjectedElasticNetCV:
         return np.asfortranarray(X - Q @ (Q.T @ X)), y - Q @ (Q.T @ y)
 
     def fit(self, X, y, Z=None):
-        Xs, self._mean, self._sd = _standardised_dense(X)
+        Xs, self._mean, self._sd, scale = _standardised_dense(X)
         y = check_vector(y, Xs.shape[0], "y")
         Zfull = covariate_matrix(Z, Xs.shape[0])
         Xt, yt = self._project(Xs, y, Zfull)
@@ -70,7 +73,8 @@ class ProjectedElasticNetCV:
             # the inner split re-projects within its own training part
             Xi, yi = self._project(Xs[tr], y[tr], Zfull[tr])
             coefs = self._path(Xi, yi, self.alphas_)
-            resid_cov = covariate_refit(Zfull[tr], y[tr, None] - Xs[tr] @ coefs, Zfull[te])
+            # covariate effects per penalty: least squares of the residuals on [1, Z]
+            resid_cov = covariate_fit(Zfull[tr, 1:], y[tr, None] - Xs[tr] @ coefs, Zfull[te, 1:])
             pred = Xs[te] @ coefs + resid_cov
             mse[k] = np.mean((y[te, None] - pred) ** 2, axis=0)
         self.mse_path_ = mse
@@ -80,7 +84,6 @@ class ProjectedElasticNetCV:
         b = coefs[:, best]
         self._b = b
         self._w = np.linalg.lstsq(Zfull, y - Xs @ b, rcond=None)[0]
-        scale = np.divide(1.0, self._sd, out=np.zeros_like(self._sd), where=self._sd > 1e-8)
         self.coef_ = b * scale
         self.intercept_ = float(self._w[0] - self._mean @ self.coef_)
         self.covariate_coef_ = self._w[1:]
@@ -88,7 +91,7 @@ class ProjectedElasticNetCV:
         return self
 
     def predict_genetic(self, X):
-        Xs, _, _ = _standardised_dense(X, self._mean, self._sd)
+        Xs, _, _, _ = _standardised_dense(X, self._mean, self._sd)
         return Xs @ self._b
 
     def predict(self, X, Z=None):
@@ -112,13 +115,8 @@ class ProjectedLassoCV(ProjectedElasticNetCV):
     """
 
     def __init__(self, *, n_alphas=30, eps=1e-2, cv=5, tol=1e-4, solver="celer", seed=0):
-        self.l1_ratio = 1.0
-        self.n_alphas = n_alphas
-        self.eps = eps
-        self.cv = cv
-        self.tol = tol
+        super().__init__(l1_ratio=1.0, n_alphas=n_alphas, eps=eps, cv=cv, tol=tol, seed=seed)
         self.solver = solver
-        self.seed = seed
 
     def _path(self, X, y, alphas):
         if self.solver == "celer":
@@ -132,12 +130,6 @@ class ProjectedLassoCV(ProjectedElasticNetCV):
         else:
             raise ValueError(f"solver must be 'celer' or 'sklearn', got {self.solver!r}")
         return coefs  # p x n_alphas
-
-
-def covariate_refit(Z_train, R_train, Z_test):
-    """Least-squares covariate effects for each column of residuals ``R``, applied to ``Z_test``."""
-    W = np.linalg.lstsq(Z_train, R_train, rcond=None)[0]
-    return Z_test @ W
 
 
 class Oracle:

@@ -23,7 +23,8 @@ def r2(y, pred):
 def covariate_fit(Z_train, y_train, Z_test, n_test=None):
     """Least-squares prediction from ``[1, Z]`` fitted on the training fold.
 
-    ``Z`` may be None (intercept only); ``n_test`` is then required.
+    ``y_train`` may be a vector or a matrix (one fit per column). ``Z`` may be
+    None (intercept only); ``n_test`` is then required.
     """
     n_tr = len(y_train)
     n_te = Z_test.shape[0] if Z_test is not None else n_test
