@@ -33,9 +33,11 @@ import json, resource, sys, time
 from sparselmm.pipeline import fit_fold
 d = sys.argv[1]
 t = time.perf_counter()
-preds, metrics = fit_fold(bed=d + "/geno", phenotypes=d + "/pheno.tsv", phenotype="y",
-                          folds=d + "/folds.tsv", fold=0, method="sparselmm",
-                          options={"verbose": True}, covariates=d + "/covar.tsv")
+preds, metrics, seconds = fit_fold(bed=d + "/geno", phenotypes=d + "/pheno.tsv",
+                                   phenotype="y", folds=d + "/folds.tsv", fold=0,
+                                   method="sparselmm", options={"verbose": True},
+                                   covariates=d + "/covar.tsv")
+metrics["seconds"] = seconds
 metrics["wall"] = time.perf_counter() - t
 metrics["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 print(json.dumps(metrics))

@@ -73,3 +73,20 @@ rule fig2:
         methods=REAL_METHODS,
     script:
         "../scripts/plot_fig2.py"
+
+
+rule timings_table:
+    input:
+        unpack(timing_inputs),
+    output:
+        table=report(
+            "results/tables/timings.tsv",
+            caption="../report/timings_table.rst",
+            category="Run time",
+        ),
+    log:
+        "results/logs/timings_table.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/collect_timings.py"

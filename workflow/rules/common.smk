@@ -80,14 +80,22 @@ def fit_runtime(wildcards, input):
     return int(10 + genotype_mb(input) / 20)
 
 
-def simulation_fits(wildcards=None):
+SIM_FIT = "results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}"
+SIM_BENCHMARK = (
+    "results/benchmarks/fit/{scenario}/rep{replicate}/{method}/fold{fold}.tsv"
+)
+REAL_FIT = "results/realdata/fits/{phenotype}/{method}/fold{fold}"
+REAL_BENCHMARK = "results/benchmarks/fit_real/{phenotype}/{method}/fold{fold}.tsv"
+
+
+def simulation_files(pattern):
     return expand(
-        "results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}.metrics.tsv",
-        scenario=SCENARIOS,
-        replicate=REPLICATES,
-        method=METHODS,
-        fold=FOLDS,
+        pattern, scenario=SCENARIOS, replicate=REPLICATES, method=METHODS, fold=FOLDS
     )
+
+
+def simulation_fits(wildcards=None):
+    return simulation_files(f"{SIM_FIT}.metrics.tsv")
 
 
 def check_phenotype_names():
@@ -143,16 +151,25 @@ def phenotype_column(wildcards):
     return wildcards.phenotype
 
 
-def real_fits(wildcards):
-    """Metric files of every listed phenotype (known once the checkpoint ran)."""
+def real_files(pattern):
+    """``pattern`` for every listed phenotype (known once the checkpoint ran)."""
     listing = checkpoints.phenotype_list.get().output.names
     names = Path(listing).read_text().split()
-    return expand(
-        "results/realdata/fits/{phenotype}/{method}/fold{fold}.metrics.tsv",
-        phenotype=names,
-        method=REAL_METHODS,
-        fold=FOLDS,
-    )
+    return expand(pattern, phenotype=names, method=REAL_METHODS, fold=FOLDS)
+
+
+def real_fits(wildcards):
+    return real_files(f"{REAL_FIT}.metrics.tsv")
+
+
+def timing_inputs(wildcards):
+    """Each fit's own timing file and Snakemake's benchmark record of its job."""
+    timings = simulation_files(f"{SIM_FIT}.timing.tsv")
+    benchmarks = simulation_files(SIM_BENCHMARK)
+    if REAL["enabled"]:
+        timings += real_files(f"{REAL_FIT}.timing.tsv")
+        benchmarks += real_files(REAL_BENCHMARK)
+    return {"timings": timings, "benchmarks": benchmarks}
 
 
 def final_outputs():
@@ -160,6 +177,7 @@ def final_outputs():
         "results/tables/simulation_r2.tsv",
         "results/figures/fig1_simulation.png",
         "results/figures/fig1_simulation.pdf",
+        "results/tables/timings.tsv",
     ]
     if REAL["enabled"]:
         outputs += [

@@ -13,6 +13,7 @@ rule fit_simulation:
     output:
         predictions="results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}.predictions.tsv",
         metrics="results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}.metrics.tsv",
+        timing="results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}.timing.tsv",
     log:
         "results/logs/fit/{scenario}/rep{replicate}/{method}/fold{fold}.log",
     benchmark:
@@ -42,6 +43,7 @@ rule fit_real:
     output:
         predictions="results/realdata/fits/{phenotype}/{method}/fold{fold}.predictions.tsv",
         metrics="results/realdata/fits/{phenotype}/{method}/fold{fold}.metrics.tsv",
+        timing="results/realdata/fits/{phenotype}/{method}/fold{fold}.timing.tsv",
     log:
         "results/logs/fit_real/{phenotype}/{method}/fold{fold}.log",
     benchmark:

@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 
 from sparselmm.pipeline import fit_fold  # noqa: E402
 
-preds, metrics = fit_fold(
+preds, metrics, seconds = fit_fold(
     bed=inp.bed[: -len(".bed")],
     phenotypes=inp.phenotypes,
     phenotype=params.phenotype,
@@ -23,7 +23,11 @@ preds, metrics = fit_fold(
     truth=inp.get("truth"),
     transform=params.get("transform", "none"),
 )
-row = {**params.labels, "fold": int(wc.fold), "method": wc.method, **metrics}
+labels = {**params.labels, "fold": int(wc.fold), "method": wc.method}
 preds.to_csv(out.predictions, sep="\t", index=False, float_format="%.10g")
-pd.DataFrame([row]).to_csv(out.metrics, sep="\t", index=False, float_format="%.6g")
-print(row, file=sys.stderr)
+pd.DataFrame([{**labels, **metrics}]).to_csv(out.metrics, sep="\t", index=False,
+                                             float_format="%.6g")
+# the wall time differs run to run: its own file keeps the metrics reproducible
+pd.DataFrame([{**labels, "fit_seconds": round(seconds, 3)}]).to_csv(out.timing, sep="\t",
+                                                                      index=False)
+print({**labels, **metrics, "fit_seconds": seconds}, file=sys.stderr)

@@ -8,4 +8,4 @@ from sparselmm.plots import fig1_simulation  # noqa: E402
 
 fig = fig1_simulation(read_results(inp.table), methods)
 fig.savefig(out.png, dpi=150)
-fig.savefig(out.pdf)
+fig.savefig(out.pdf, metadata={"CreationDate": None})  # no timestamp: reruns match

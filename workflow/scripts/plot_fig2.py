@@ -8,4 +8,4 @@ from sparselmm.plots import fig2_real  # noqa: E402
 
 fig = fig2_real(read_results(inp.table), methods)
 fig.savefig(out.png, dpi=150)
-fig.savefig(out.pdf)
+fig.savefig(out.pdf, metadata={"CreationDate": None})  # no timestamp: reruns match

@@ -124,7 +124,9 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
              covariates=None, truth=None, transform="none"):
     """Fit ``method`` on all folds but ``fold`` and predict ``fold``.
 
-    Returns ``(predictions DataFrame, metrics dict)``. Samples are matched by ID
+    Returns ``(predictions DataFrame, metrics dict, seconds)``: the metrics depend
+    only on the data and options (reruns give identical tables); ``seconds``, the
+    wall time of fit plus prediction, is kept apart because it does not. Samples are matched by ID
     between the .fam, phenotype, covariate and fold tables; samples with a
     missing phenotype are left out. ``transform`` (``"none"`` or
     ``"rank_inverse_normal"``) is applied to the phenotype of those samples
@@ -171,7 +173,6 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     cov_pred = covariate_fit(Ztr, y[train], Zte, int(test.sum()))
     metrics = heldout_metrics(y[test], pred, cov_pred)
     metrics.update(
-        seconds=round(seconds, 3),
         n_train=int(train.sum()),
         n_test=int(test.sum()),
         p=int(G_train.shape[1]),
@@ -179,7 +180,7 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     )
     preds = pd.DataFrame({"iid": np.asarray(ids)[test], "fold": fold, "y": y[test],
                           "pred": pred, "pred_covariates": cov_pred})
-    return preds, metrics
+    return preds, metrics, seconds
 
 
 def read_results(path):
@@ -187,12 +188,41 @@ def read_results(path):
     return _read_tsv(path, ["phenotype", "method"])
 
 
-def collect_metrics(paths):
-    """Concatenate one-row metric files into one table, in a stable order."""
-    table = pd.concat([read_results(p) for p in paths], ignore_index=True)
+def _stable_order(table):
+    """Rows sorted by the labels that identify a fit (the same order on every run)."""
     keys = [c for c in ("phenotype", "n_causal", "h2", "replicate", "method", "fold")
             if c in table.columns]
     return table.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def collect_metrics(paths):
+    """Concatenate one-row metric files into one table, in a stable order."""
+    table = pd.concat([read_results(p) for p in paths], ignore_index=True)
+    return _stable_order(table)
+
+
+def collect_timings(timings, benchmarks):
+    """One row per fit: its labels, the fit's own wall time and Snakemake's job record.
+
+    ``timings`` are the fit script's one-row files (labels + ``fit_seconds``),
+    ``benchmarks`` the matching Snakemake benchmark TSVs, in the same order;
+    ``job_seconds`` (whole job: start-up, reading genotypes, fit) and
+    ``max_rss_mb`` (peak resident memory) come from them.
+    """
+    if len(timings) != len(benchmarks):
+        raise ValueError(f"{len(timings)} timing files but {len(benchmarks)} benchmark files")
+    rows = []
+    for t, b in zip(timings, benchmarks):
+        row = read_results(t).iloc[0].to_dict()
+        bench = pd.read_csv(b, sep="\t")
+        for col in ("s", "max_rss"):
+            if col not in bench.columns or bench.empty:
+                raise ValueError(f"{b}: not a Snakemake benchmark file (no {col!r} column)")
+        row["job_seconds"] = float(bench["s"].iloc[0])
+        row["max_rss_mb"] = pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return _stable_order(table)
 
 
 # -- real data --------------------------------------------------------------------
