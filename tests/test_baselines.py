@@ -57,6 +57,16 @@ def test_lasso_celer_and_sklearn_paths_agree(small_data):
     np.testing.assert_allclose(a.predict(G, Z), b.predict(G, Z), atol=1e-3)
 
 
+def test_elastic_net_celer_and_sklearn_paths_agree(small_data):
+    from sparselmm.baselines import ProjectedElasticNetCV
+
+    G, y, Z, _, _ = small_data
+    a = ProjectedElasticNetCV(solver="celer", tol=1e-8, n_alphas=15, l1_ratio=0.3).fit(G, y, Z)
+    b = ProjectedElasticNetCV(solver="sklearn", tol=1e-8, n_alphas=15, l1_ratio=0.3).fit(G, y, Z)
+    assert a.alpha_ == b.alpha_
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4)
+
+
 def test_lasso_matches_sklearn_lasso_with_unpenalised_covariates(small_data):
     # projecting Z out gives the same SNP effects as leaving Z unpenalised
     from sklearn.linear_model import Lasso
@@ -68,13 +78,14 @@ def test_lasso_matches_sklearn_lasso_with_unpenalised_covariates(small_data):
     np.testing.assert_allclose(m.coef_ * G.std(0), ref.coef_, atol=1e-5)
 
 
-def test_elastic_net_matches_sklearn_with_unpenalised_covariates(small_data):
+@pytest.mark.parametrize("solver", ["celer", "sklearn"])
+def test_elastic_net_matches_sklearn_with_unpenalised_covariates(small_data, solver):
     from sklearn.linear_model import ElasticNet
 
     from sparselmm.baselines import ProjectedElasticNetCV
 
     G, y, Z, _, _ = small_data
-    m = ProjectedElasticNetCV(l1_ratio=0.5, tol=1e-10, n_alphas=10).fit(G, y, Z)
+    m = ProjectedElasticNetCV(l1_ratio=0.5, tol=1e-10, n_alphas=10, solver=solver).fit(G, y, Z)
     Xt, yt, _ = reference.projected(G, y, Z)
     ref = ElasticNet(alpha=m.alpha_, l1_ratio=0.5, fit_intercept=False, tol=1e-12,
                      max_iter=100_000).fit(Xt, yt)

@@ -33,25 +33,37 @@ class ProjectedElasticNetCV:
     """Elastic net on standardised SNPs with covariates projected out, penalty by K-fold CV.
 
     Objective ``||y - X b||^2 / (2 n) + alpha (l1_ratio ||b||_1 + (1 - l1_ratio) ||b||^2 / 2)``
-    (scikit-learn's). Paths by scikit-learn's ``enet_path``; the rest as in
+    (scikit-learn's). ``solver="celer"`` (default) computes the warm-started
+    paths with celer's working-set solver, ``"sklearn"`` with scikit-learn's
+    ``enet_path``; both minimise the same objective. The rest as in
     :class:`ProjectedLassoCV`, which is the ``l1_ratio = 1`` case.
     """
 
-    def __init__(self, *, l1_ratio=0.5, n_alphas=30, eps=1e-2, cv=5, tol=1e-4, seed=0):
+    def __init__(self, *, l1_ratio=0.5, n_alphas=30, eps=1e-2, cv=5, tol=1e-4, solver="celer",
+                 seed=0):
         self.l1_ratio = l1_ratio
         self.n_alphas = n_alphas
         self.eps = eps
         self.cv = cv
         self.tol = tol
+        self.solver = solver
         self.seed = seed
 
     def _path(self, X, y, alphas):
-        from sklearn.linear_model import enet_path
-
         if not 0 < self.l1_ratio <= 1:
             raise ValueError(f"l1_ratio must lie in (0, 1], got {self.l1_ratio}")
-        _, coefs, _ = enet_path(X, y, l1_ratio=self.l1_ratio, alphas=alphas, tol=self.tol)
-        return coefs
+        if self.solver == "celer":
+            from celer import celer_path
+
+            _, coefs, _ = celer_path(X, y, "lasso", alphas=alphas, l1_ratio=self.l1_ratio,
+                                     tol=self.tol)
+        elif self.solver == "sklearn":
+            from sklearn.linear_model import enet_path
+
+            _, coefs, _ = enet_path(X, y, l1_ratio=self.l1_ratio, alphas=alphas, tol=self.tol)
+        else:
+            raise ValueError(f"solver must be 'celer' or 'sklearn', got {self.solver!r}")
+        return coefs  # p x n_alphas
 
     @staticmethod
     def _project(X, y, Zfull):
@@ -108,28 +120,12 @@ class ProjectedLassoCV(ProjectedElasticNetCV):
     with unpenalised ``Z``); ``Z``'s effects are then least squares on
     ``y - X beta``. The penalty is chosen by ``cv``-fold CV over ``n_alphas``
     values spaced geometrically from ``alpha_max`` down to ``eps * alpha_max``,
-    every path warm-started. ``solver="celer"`` (default) computes the paths
-    with celer's working-set solver, ``"sklearn"`` with scikit-learn's
-    ``lasso_path``; both minimise the same objective
-    ``||y - X b||^2 / (2 n) + alpha ||b||_1``.
+    every path warm-started; objective ``||y - X b||^2 / (2 n) + alpha ||b||_1``.
     """
 
     def __init__(self, *, n_alphas=30, eps=1e-2, cv=5, tol=1e-4, solver="celer", seed=0):
-        super().__init__(l1_ratio=1.0, n_alphas=n_alphas, eps=eps, cv=cv, tol=tol, seed=seed)
-        self.solver = solver
-
-    def _path(self, X, y, alphas):
-        if self.solver == "celer":
-            from celer import celer_path
-
-            _, coefs, _ = celer_path(X, y, "lasso", alphas=alphas, tol=self.tol)
-        elif self.solver == "sklearn":
-            from sklearn.linear_model import lasso_path
-
-            _, coefs, _ = lasso_path(X, y, alphas=alphas, tol=self.tol)
-        else:
-            raise ValueError(f"solver must be 'celer' or 'sklearn', got {self.solver!r}")
-        return coefs  # p x n_alphas
+        super().__init__(l1_ratio=1.0, n_alphas=n_alphas, eps=eps, cv=cv, tol=tol,
+                         solver=solver, seed=seed)
 
 
 class Oracle:
