@@ -81,6 +81,34 @@ def enumerate_posterior(Xt, yt, n_eff, sigma2, sa, pi):
     return pip, logz
 
 
+def enumerate_mixture(Xt, yt, n_eff, sigma2, grid, pi):
+    """Exact inclusion probabilities, posterior means and log evidence under the
+    mixture prior ``beta_j ~ pi_0 delta_0 + sum_k pi_k N(0, sigma2 grid_k)``,
+    summing over all ``K^p`` assignments of SNPs to components."""
+    n, p = Xt.shape
+    logs, pips, means = [], [], []
+    for comp in itertools.product(range(len(grid)), repeat=p):
+        comp = np.array(comp)
+        idx = np.flatnonzero(comp)
+        lp = float(np.sum(np.log(np.asarray(pi)[comp])))
+        quad, logdet, mean = yt @ yt, 0.0, np.zeros(p)
+        if idx.size:
+            Xg, v = Xt[:, idx], np.asarray(grid, dtype=float)[comp[idx]]
+            A = Xg.T @ Xg + np.diag(1.0 / v)
+            xy = Xg.T @ yt
+            mean[idx] = np.linalg.solve(A, xy)
+            quad -= xy @ mean[idx]
+            logdet = np.linalg.slogdet(np.eye(idx.size) + v[:, None] * (Xg.T @ Xg))[1]
+        logs.append(lp - 0.5 * n_eff * math.log(2 * math.pi * sigma2) - 0.5 * logdet
+                    - quad / (2 * sigma2))
+        pips.append(comp > 0)
+        means.append(mean)
+    logs = np.array(logs)
+    logz = logs.max() + math.log(np.exp(logs - logs.max()).sum())
+    post = np.exp(logs - logz)
+    return post @ np.array(pips, dtype=float), post @ np.array(means), logz
+
+
 def sweep_incremental(Xt, yt, alpha, mu, s2, sigma2, sa, logodds):
     """The same pass as :func:`sweep`, keeping the residual up to date instead
     of recomputing it: plain numpy, one SNP at a time (the benchmarks' baseline)."""
