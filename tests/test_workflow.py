@@ -100,6 +100,18 @@ def test_lint_is_clean():
     assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
+def test_beyond_the_paper_config_is_valid(tmp_path):
+    """The documented extra config merges over config.yaml and plans every method."""
+    wd = workdir(tmp_path, (ROOT / "config.yaml").read_text())
+    (wd / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+    # (--configfile takes several files: the target goes first)
+    proc = run(wd, "results/tables/simulation_r2.tsv", "--dry-run", "--configfile",
+               "configs/beyond_the_paper.yaml")
+    out = proc.stdout + proc.stderr
+    # 9 scenarios x 3 replicates x 5 folds x 6 methods
+    assert re.search(r"fit_simulation\s+810\b", out), out[-2000:]
+
+
 def test_bad_config_fails_before_any_job(tmp_path):
     wd = workdir(tmp_path, TINY.replace("h2: [0.8]", "h2: [1.5]"))
     proc = run(wd, check=False)
