@@ -91,3 +91,18 @@ def test_elastic_net_matches_sklearn_with_unpenalised_covariates(small_data, sol
                      max_iter=100_000).fit(Xt, yt)
     np.testing.assert_allclose(m.coef_ * G.std(0), ref.coef_, atol=1e-5)
     assert m.alphas_[0] == pytest.approx(np.abs(Xt.T @ yt).max() / (len(y) * 0.5))
+
+
+def test_one_monomorphic_rule_everywhere():
+    # the dense copy of the Lasso, the variational models' design and the PCs
+    # all use _design.inverse_sd: a column constant up to rounding gets scale 0
+    from sparselmm._design import build_design, inverse_sd
+    from sparselmm.baselines import _standardised_dense
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) + 2.0
+    X[:, 1] = 1.7 + 1e-13 * rng.normal(size=50)
+    expected = [1 / X[:, 0].std(), 0.0, 1 / X[:, 2].std()]
+    np.testing.assert_allclose(inverse_sd(X.mean(0), X.std(0)), expected)
+    np.testing.assert_allclose(_standardised_dense(X)[3], expected)
+    np.testing.assert_allclose(build_design(X, rng.normal(size=50)).scale, expected)

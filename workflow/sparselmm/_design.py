@@ -17,6 +17,17 @@ from . import _kernels
 BLOCK = 2048
 
 
+def polymorphic(mean, sd):
+    """SNPs that vary: ``sd > 1e-8 max(1, |mean|)`` (relative to the dosage scale,
+    so rounding noise in the moments of a constant column never counts)."""
+    return sd > 1e-8 * np.maximum(1.0, np.abs(mean))
+
+
+def inverse_sd(mean, sd):
+    """``1 / sd`` for polymorphic SNPs, 0 for (numerically) monomorphic ones."""
+    return np.divide(1.0, sd, out=np.zeros_like(sd, dtype=float), where=polymorphic(mean, sd))
+
+
 def check_genotypes(X, name="X", fill=None):
     """Return ``(G, sentinel)``: a Fortran-ordered int8 or float64 matrix.
 
@@ -149,9 +160,8 @@ def build_design(X, y, Z, *, standardize=True):
     if not np.any(np.abs(y_tilde) > 1e-12 * max(1.0, np.abs(y).max())):
         raise ValueError("y is constant (or fully explained by the covariates)")
     mean, sd, n_missing = _kernels.column_moments(G, sentinel)
-    poly = sd > 1e-8 * np.maximum(1.0, np.abs(mean))
-    scale = np.zeros(p)
-    scale[poly] = 1.0 / sd[poly] if standardize else 1.0
+    poly = polymorphic(mean, sd)
+    scale = inverse_sd(mean, sd) if standardize else poly.astype(float)
     C, d = project_columns(G, sentinel, mean, scale, Q)
     # a SNP collinear with the covariates carries no information
     column_ss = n * (1.0 if standardize else sd**2)  # ||x_j||^2 before projection

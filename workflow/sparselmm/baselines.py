@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._design import check_genotypes, check_vector, covariate_matrix, orthonormal_basis
+from ._design import (check_genotypes, check_vector, covariate_matrix, inverse_sd,
+                      orthonormal_basis)
 from .cv import assign_folds, covariate_fit
 
 
@@ -24,7 +25,7 @@ def _standardised_dense(X, mean=None, sd=None):
     Xf -= mean
     if sd is None:
         sd = Xf.std(axis=0)
-    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 1e-8)
+    scale = inverse_sd(mean, sd)
     Xf *= scale
     return Xf, mean, sd, scale
 

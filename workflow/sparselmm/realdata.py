@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import _kernels, plink
-from ._design import standardised_blocks
+from ._design import inverse_sd, standardised_blocks
 
 SENTINEL = np.int8(_kernels.INT8_MISSING)
 
@@ -76,8 +76,7 @@ def genotype_qc(prefix, out_prefix, *, min_maf, max_missing, log=sys.stderr):
 
 def _standardise(G):
     mean, sd, _ = _kernels.column_moments(G, SENTINEL)
-    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)
-    return mean, scale
+    return mean, inverse_sd(mean, sd)
 
 
 def _x_times(G, mean, scale, B):
