@@ -105,4 +105,4 @@ def test_one_monomorphic_rule_everywhere():
     expected = [1 / X[:, 0].std(), 0.0, 1 / X[:, 2].std()]
     np.testing.assert_allclose(inverse_sd(X.mean(0), X.std(0)), expected)
     np.testing.assert_allclose(_standardised_dense(X)[3], expected)
-    np.testing.assert_allclose(build_design(X, rng.normal(size=50)).scale, expected)
+    np.testing.assert_allclose(build_design(X, rng.normal(size=50), None).scale, expected)
