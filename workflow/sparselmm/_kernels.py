@@ -31,7 +31,12 @@ FAST = {"reassoc", "contract"}
 
 @njit(cache=True, nogil=True)
 def column_moments(G, sentinel):
-    """Per-column mean over observed entries, sd (population), missing count."""
+    """Per-column mean over observed entries, sd (population), missing count.
+
+    One pass, with sums of ``x - x_first`` (the first observed value) rather
+    than of ``x``: no cancellation in the variance of a column that is
+    constant up to rounding, so such a column reads as monomorphic.
+    """
     n, p = G.shape
     mean = np.zeros(p)
     sd = np.zeros(p)
@@ -40,19 +45,21 @@ def column_moments(G, sentinel):
         s1 = 0.0
         s2 = 0.0
         cnt = 0
+        shift = 0.0
         for i in range(n):
             g = G[i, j]
             if g != sentinel:
-                x = float(g)
+                if cnt == 0:
+                    shift = float(g)
+                x = float(g) - shift
                 s1 += x
                 s2 += x * x
                 cnt += 1
         n_miss[j] = n - cnt
         if cnt > 0:
-            mu = s1 / cnt
-            mean[j] = mu
+            mean[j] = (shift * cnt + s1) / cnt  # exact for integer dosages
             # variance of the mean-imputed column over all n rows
-            var = (s2 - cnt * mu * mu) / n
+            var = (s2 - s1 * s1 / cnt) / n
             sd[j] = math.sqrt(var) if var > 0.0 else 0.0
     return mean, sd, n_miss
 
