@@ -70,6 +70,10 @@ def test_fig1_end_to_end(tiny_run):
     # model gets close to it
     assert mean[(1, "oracle")] > 0.6
     assert mean[(1, "sparselmm")] > mean[(1, "oracle")] - 0.15
+    summary = pd.read_csv(tiny_run / "results/tables/simulation_summary.tsv", sep="\t")
+    assert len(summary) == 2 * 3 and (summary["units"] == "3 folds").all()
+    oracle = summary[(summary.method == "oracle") & (summary.n_causal == 1)].iloc[0]
+    assert oracle["mean"] == pytest.approx(mean[(1, "oracle")], abs=1e-4)
     for ext in ("png", "pdf"):
         fig = tiny_run / f"results/figures/fig1_simulation.{ext}"
         assert fig.stat().st_size > 10_000
@@ -196,7 +200,9 @@ def test_user_plink_data_end_to_end(tmp_path):
     wd = workdir(tmp_path, USER)
     user_data(wd)
     run(wd, "results/tables/real_r2.tsv", "results/figures/fig2_real.png",
-        "results/tables/timings.tsv")
+        "results/tables/timings.tsv", "results/tables/real_summary.tsv")
+    summary = read_results(wd / "results/tables/real_summary.tsv")
+    assert set(summary["phenotype"]) == {"strong", "null", "(panel mean)"}
     timings = read_results(wd / "results/tables/timings.tsv")
     real = timings[timings.n_causal.isna()]
     assert len(real) == 2 * 2 * 3 and (real["max_rss_mb"] > 10).all()

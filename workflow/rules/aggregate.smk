@@ -90,3 +90,37 @@ rule timings_table:
         "../../envs/sparselmm.yaml"
     script:
         "../scripts/collect_timings.py"
+
+
+rule simulation_summary:
+    input:
+        table="results/tables/simulation_r2.tsv",
+    output:
+        table=report(
+            "results/tables/simulation_summary.tsv",
+            caption="../report/summary_table.rst",
+            category="Fig 1: simulation",
+        ),
+    log:
+        "results/logs/simulation_summary.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/summarise.py"
+
+
+rule real_summary:
+    input:
+        table="results/tables/real_r2.tsv",
+    output:
+        table=report(
+            "results/tables/real_summary.tsv",
+            caption="../report/summary_table.rst",
+            category="Fig 2: real data",
+        ),
+    log:
+        "results/logs/real_summary.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/summarise.py"

@@ -177,6 +177,7 @@ def final_outputs():
         "results/tables/simulation_r2.tsv",
         "results/figures/fig1_simulation.png",
         "results/figures/fig1_simulation.pdf",
+        "results/tables/simulation_summary.tsv",
         "results/tables/timings.tsv",
     ]
     if REAL["enabled"]:
@@ -184,5 +185,6 @@ def final_outputs():
             "results/tables/real_r2.tsv",
             "results/figures/fig2_real.png",
             "results/figures/fig2_real.pdf",
+            "results/tables/real_summary.tsv",
         ]
     return outputs

@@ -201,6 +201,59 @@ def collect_metrics(paths):
     return _stable_order(table)
 
 
+PANEL = "(panel mean)"
+
+
+def summarise(table, baseline="sparselmm", metric="r2_snp"):
+    """Mean accuracy per scenario (or phenotype) and method, with standard errors,
+    and the paired difference from ``baseline``.
+
+    The unit of replication is the simulated data set when there are several
+    (its fold mean is one observation), else the cross-validation fold.
+    ``se`` is the standard error of the mean over units; ``diff`` the mean of
+    the unit-wise ``method - baseline`` differences and ``se_diff`` its
+    standard error (paired: the methods saw the same data and folds). Without
+    ``baseline`` among the methods the two columns are left empty. Real data
+    get a last block, ``phenotype == "(panel mean)"``, whose units are the
+    phenotypes' fold means.
+    """
+    group = ["n_causal", "h2"] if "n_causal" in table.columns else ["phenotype"]
+    by_rep = "replicate" in table.columns and table["replicate"].nunique() > 1
+    unit = "replicate" if by_rep else "fold"
+    per_unit = table.groupby(group + [unit, "method"], sort=True)[metric].mean().unstack("method")
+    blocks = list(per_unit.groupby(level=group, sort=True))
+    if group == ["phenotype"]:
+        # real data: also the panel as a whole, one unit per phenotype
+        panel = per_unit.groupby(level="phenotype").mean()
+        blocks.append((PANEL, panel))
+        unit_of = {PANEL: "phenotype"}
+    else:
+        unit_of = {}
+    rows = []
+    for key, block in blocks:
+        key = key if isinstance(key, tuple) else (key,)
+        order = sorted(block.columns, key=lambda m: (METHODS.index(m) if m in METHODS
+                                                     else len(METHODS), m))
+        for method in order:
+            values = block[method].dropna()
+            row = dict(zip(group, key), method=method,
+                       units=f"{len(values)} {unit_of.get(key[0], unit)}s",
+                       mean=values.mean(), se=_se(values))
+            if baseline in block.columns:
+                diff = (block[method] - block[baseline]).dropna()
+                row.update(diff=diff.mean(), se_diff=_se(diff))
+            else:
+                row.update(diff=np.nan, se_diff=np.nan)
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    out.insert(len(group) + 1, "metric", metric)
+    return out
+
+
+def _se(values):
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+
+
 def collect_timings(timings, benchmarks):
     """One row per fit: its labels, the fit's own wall time and Snakemake's job record.
 
