@@ -196,6 +196,25 @@ def test_rerun_from_scratch_gives_byte_identical_outputs(tmp_path):
     assert not differ, differ
 
 
+def test_every_method_on_both_figures(tmp_path):
+    """The beyond-the-paper methods run through the workflow on both figures."""
+    methods = ["sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "oracle"]
+    config = USER.replace("methods: [sparselmm, lasso]", f"methods: [{', '.join(methods)}]")
+    config = config.replace("n_causal: [1, 10]", "n_causal: [10]")
+    wd = workdir(tmp_path, config)
+    user_data(wd)
+    run(wd)
+    sim = read_results(wd / "results/tables/simulation_r2.tsv")
+    real = read_results(wd / "results/tables/real_r2.tsv")
+    assert set(sim["method"]) == set(methods) and len(sim) == 6 * 3
+    assert set(real["method"]) == set(methods) - {"oracle"} and len(real) == 2 * 5 * 3
+    assert sim["r2"].notna().all() and real["r2"].notna().all()
+    strong = real[real.phenotype == "strong"].groupby("method")["r2_snp"].mean()
+    assert (strong.drop("ridge") > 0.4).all(), strong  # 3 strong SNPs of 400: sparse wins
+    summary = read_results(wd / "results/tables/real_summary.tsv")
+    assert set(summary["method"]) == set(methods) - {"oracle"}
+
+
 def test_user_plink_data_end_to_end(tmp_path):
     wd = workdir(tmp_path, USER)
     user_data(wd)
