@@ -17,7 +17,7 @@ COLOURS = {
 LABELS = {
     "sparselmm": "SparseLMM",
     "lasso": "Lasso",
-    "ridge": "Ridge / GBLUP",
+    "ridge": "Ridge (GBLUP)",
     "elasticnet": "Elastic net",
     "hybrid": "Hybrid",
     "oracle": "Oracle (true effects)",
@@ -46,7 +46,7 @@ def _boxes(ax, table, methods, metric):
         o = table.loc[table["method"] == "oracle", metric]
         if len(o):
             ax.axhline(o.mean(), color=COLOURS["oracle"], ls="--", lw=1.2)
-    ax.set_xticks(pos, [LABELS.get(m, m) for m in fitted], rotation=20)
+    ax.set_xticks(pos, [LABELS.get(m, m) for m in fitted], rotation=30, ha="right", rotation_mode="anchor")
     ax.grid(axis="y", alpha=0.3)
 
 
