@@ -22,10 +22,10 @@ def main(root="results/simulation/data"):
         folds = pd.read_csv(data / "folds.tsv", sep="\t")["fold"].unique()
         for fold in sorted(folds):
             for mode in ("em", "grid"):
-                _, m, seconds = fit_fold(bed=data / "genotypes", phenotypes=data / "phenotypes.tsv",
-                                phenotype="y", folds=data / "folds.tsv", fold=int(fold),
-                                method="sparselmm", options={"pi_mode": mode},
-                                covariates=data / "covariates.tsv")
+                _, m, seconds = fit_fold(
+                    bed=data / "genotypes", phenotypes=data / "phenotypes.tsv", phenotype="y",
+                    folds=data / "folds.tsv", fold=int(fold), method="sparselmm",
+                    options={"pi_mode": mode}, covariates=data / "covariates.tsv")
                 rows.append(dict(n_causal=int(n_causal), h2=float(h2), replicate=data.name,
                                  fold=fold, pi_mode=mode, r2_snp=m["r2_snp"],
                                  seconds=seconds))

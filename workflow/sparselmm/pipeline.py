@@ -126,9 +126,9 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
 
     Returns ``(predictions DataFrame, metrics dict, seconds)``: the metrics depend
     only on the data and options (reruns give identical tables); ``seconds``, the
-    wall time of fit plus prediction, is kept apart because it does not. Samples are matched by ID
-    between the .fam, phenotype, covariate and fold tables; samples with a
-    missing phenotype are left out. ``transform`` (``"none"`` or
+    wall time of fit plus prediction, is kept apart because it does not. Samples
+    are matched by ID between the .fam, phenotype, covariate and fold tables;
+    samples with a missing phenotype are left out. ``transform`` (``"none"`` or
     ``"rank_inverse_normal"``) is applied to the phenotype of those samples
     before the split; it uses the phenotype values only, never the genotypes.
     """
@@ -221,23 +221,19 @@ def summarise(table, baseline="sparselmm", metric="r2_snp"):
     by_rep = "replicate" in table.columns and table["replicate"].nunique() > 1
     unit = "replicate" if by_rep else "fold"
     per_unit = table.groupby(group + [unit, "method"], sort=True)[metric].mean().unstack("method")
-    blocks = list(per_unit.groupby(level=group, sort=True))
+    blocks = [(key, block, unit) for key, block in per_unit.groupby(level=group, sort=True)]
     if group == ["phenotype"]:
         # real data: also the panel as a whole, one unit per phenotype
-        panel = per_unit.groupby(level="phenotype").mean()
-        blocks.append((PANEL, panel))
-        unit_of = {PANEL: "phenotype"}
-    else:
-        unit_of = {}
+        blocks.append((PANEL, per_unit.groupby(level="phenotype").mean(), "phenotype"))
     rows = []
-    for key, block in blocks:
+    for key, block, unit in blocks:
         key = key if isinstance(key, tuple) else (key,)
         order = sorted(block.columns, key=lambda m: (METHODS.index(m) if m in METHODS
                                                      else len(METHODS), m))
         for method in order:
             values = block[method].dropna()
             row = dict(zip(group, key), method=method,
-                       units=f"{len(values)} {unit_of.get(key[0], unit)}s",
+                       units=f"{len(values)} {unit}s",
                        mean=values.mean(), se=_se(values))
             if baseline in block.columns:
                 diff = (block[method] - block[baseline]).dropna()

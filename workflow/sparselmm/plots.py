@@ -46,7 +46,8 @@ def _boxes(ax, table, methods, metric):
         o = table.loc[table["method"] == "oracle", metric]
         if len(o):
             ax.axhline(o.mean(), color=COLOURS["oracle"], ls="--", lw=1.2)
-    ax.set_xticks(pos, [LABELS.get(m, m) for m in fitted], rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_xticks(pos, [LABELS.get(m, m) for m in fitted], rotation=30, ha="right",
+                  rotation_mode="anchor")
     ax.grid(axis="y", alpha=0.3)
 
 
