@@ -44,8 +44,19 @@ def test_ridge_reml_is_the_maximum(small_data):
 def test_ridge_heritability_on_polygenic_data():
     G, y, Z, _, g = simulate_small(n=800, p=400, n_causal=400, h2=0.5, seed=8)
     m = RidgeREML().fit(G, y, Z)
+    assert m.converged_ and not m.at_bound_
     assert 0.3 < m.pve_ < 0.7
     assert np.corrcoef(m.predict_genetic(G), g)[0, 1] > 0.7
+
+
+def test_ridge_without_signal_is_at_the_bound_not_failed():
+    G, _, Z, _, _ = simulate_small(n=300, p=200, n_causal=1, h2=0.5, seed=2)
+    # no genetic signal at all; for this draw the REML optimum is h2 = 0 (about half
+    # of pure-noise draws land there, the others at a small interior h2)
+    y = np.random.default_rng(2).normal(size=300)
+    m = RidgeREML().fit(G, y, Z)
+    assert m.at_bound_ and m.converged_
+    assert m.pve_ < 1e-3
 
 
 def test_lasso_celer_and_sklearn_paths_agree(small_data):

@@ -61,7 +61,8 @@ def tiny_run(tmp_path_factory):
 def test_fig1_end_to_end(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/simulation_r2.tsv", sep="\t")
     assert len(table) == 2 * 1 * 3 * 3  # scenarios x replicates x methods x folds
-    for col in ("n_causal", "h2", "replicate", "fold", "method", "r2", "r2_snp", "converged"):
+    for col in ("n_causal", "h2", "replicate", "fold", "method", "r2", "r2_snp", "converged",
+                "at_bound"):
         assert col in table.columns
     assert set(table["method"]) == {"sparselmm", "lasso", "oracle"}
     assert table["r2"].notna().all() and table["converged"].all()

@@ -177,6 +177,8 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
         n_test=int(test.sum()),
         p=int(G_train.shape[1]),
         converged=bool(getattr(model, "converged_", True)),
+        # a variance component estimated at its bound (ridge: h2 = 0)
+        at_bound=bool(getattr(model, "at_bound_", False)),
     )
     preds = pd.DataFrame({"iid": np.asarray(ids)[test], "fold": fold, "y": y[test],
                           "pred": pred, "pred_covariates": cov_pred})

@@ -37,6 +37,9 @@ class RidgeREML(_LinearPredictor):
     sigma2_g_, sigma2_e_ : float
     pve_ : float  ``sigma_g^2 / (sigma_g^2 + sigma_e^2)`` (SNP heritability)
     reml_ : float  the maximised REML log-likelihood (up to a constant)
+    at_bound_ : bool  the optimum lies at an end of ``log10_delta_bounds`` (in
+        practice h2 ~ 0: no polygenic variance); a legitimate estimate, not a failure
+    converged_ : bool  the bounded 1-D search succeeded
     """
 
     def __init__(self, *, standardize=True, log10_delta_bounds=(-5.0, 5.0)):
@@ -77,6 +80,7 @@ class RidgeREML(_LinearPredictor):
         for j0, j1, blk in _projected_blocks(design):
             b[j0:j1] = blk.T @ alpha / p
         self.pip_ = design.active.astype(float)
-        self.converged_ = bool(lo + 1e-3 < res.x < hi - 1e-3)
+        self.at_bound_ = not bool(lo + 1e-3 < res.x < hi - 1e-3)
+        self.converged_ = bool(res.success)
         self._finish(design, b)
         return self
