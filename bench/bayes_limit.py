@@ -27,8 +27,8 @@ import numpy as np
 from numba import njit
 
 from sparselmm import HybridLMM, SparseLMM
-from sparselmm._design import covariate_matrix, orthonormal_basis
-from sparselmm.baselines import _standardised_dense
+from sparselmm._design import covariate_matrix
+from sparselmm.baselines import ProjectedElasticNetCV, _standardised_dense
 from sparselmm.cv import covariate_fit, heldout_metrics
 from sparselmm.simulate import simulate
 
@@ -99,9 +99,7 @@ def run_dataset(n_causal, h2, seed, sweeps):
         score(name, model.predict(G[te], Z[te]), t0)
     t0 = time.perf_counter()
     Xs, mean, sd, _ = _standardised_dense(G[tr])
-    Q, _ = orthonormal_basis(covariate_matrix(Z[tr], int(tr.sum())))
-    Xp = np.asfortranarray(Xs - Q @ (Q.T @ Xs))
-    yp = y[tr] - Q @ (Q.T @ y[tr])
+    Xp, yp = ProjectedElasticNetCV._project(Xs, y[tr], covariate_matrix(Z[tr], int(tr.sum())))
     b = gibbs_mean(Xp, yp, (Xp ** 2).sum(axis=0), truth["pi"], truth["sigma2_b"],
                    truth["sigma2_e"], sweeps, sweeps // 5, seed)
     Xte = _standardised_dense(G[te], mean, sd)[0]

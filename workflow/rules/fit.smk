@@ -11,13 +11,13 @@ rule fit_simulation:
         folds="results/simulation/data/{scenario}/rep{replicate}/folds.tsv",
         truth="results/simulation/data/{scenario}/rep{replicate}/truth.json",
     output:
-        predictions="results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}.predictions.tsv",
-        metrics="results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}.metrics.tsv",
-        timing="results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}.timing.tsv",
+        predictions=f"{SIM_FIT}.predictions.tsv",
+        metrics=f"{SIM_FIT}.metrics.tsv",
+        timing=f"{SIM_FIT}.timing.tsv",
     log:
         "results/logs/fit/{scenario}/rep{replicate}/{method}/fold{fold}.log",
     benchmark:
-        "results/benchmarks/fit/{scenario}/rep{replicate}/{method}/fold{fold}.tsv"
+        SIM_BENCHMARK
     conda:
         "../../envs/sparselmm.yaml"
     threads: 1
@@ -41,13 +41,13 @@ rule fit_real:
         covariates="results/realdata/covariates.tsv",
         folds="results/realdata/folds/{phenotype}.tsv",
     output:
-        predictions="results/realdata/fits/{phenotype}/{method}/fold{fold}.predictions.tsv",
-        metrics="results/realdata/fits/{phenotype}/{method}/fold{fold}.metrics.tsv",
-        timing="results/realdata/fits/{phenotype}/{method}/fold{fold}.timing.tsv",
+        predictions=f"{REAL_FIT}.predictions.tsv",
+        metrics=f"{REAL_FIT}.metrics.tsv",
+        timing=f"{REAL_FIT}.timing.tsv",
     log:
         "results/logs/fit_real/{phenotype}/{method}/fold{fold}.log",
     benchmark:
-        "results/benchmarks/fit_real/{phenotype}/{method}/fold{fold}.tsv"
+        REAL_BENCHMARK
     conda:
         "../../envs/sparselmm.yaml"
     threads: 1
