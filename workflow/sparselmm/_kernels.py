@@ -208,3 +208,10 @@ def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigm
         b[j] = bj
         move_residual(G, j, sentinel, mean, scale, C, u, v, bj - b_old)
     return max_change
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
+def rmatvec(G, sentinel, mean, scale, active, z, out):
+    """``out = X^T z`` for the standardised X; 0 for SNPs outside ``active``."""
+    for j in range(G.shape[1]):
+        out[j] = column_dot(G, j, sentinel, mean[j], z) * scale[j] if active[j] else 0.0

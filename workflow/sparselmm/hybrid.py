@@ -16,10 +16,11 @@ spike-and-slab.
 import math
 import sys
 import time
+import warnings
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _vamp
 from ._design import build_design
 from .model import _LinearPredictor, _residuals, _xlogy_ratio
 
@@ -103,7 +104,8 @@ class HybridLMM(_LinearPredictor):
 
     def __init__(self, *, prior_var=None, n_components=20, weights=None, sigma2_e=None,
                  estimate_sigma2_e=True, estimate_weights=True, standardize=True,
-                 max_iter=1000, tol=1e-4, elbo_tol=1e-8, verbose=False):
+                 inference="mean_field", damping=0.8, max_iter=1000, tol=1e-4,
+                 elbo_tol=1e-8, verbose=False):
         self.prior_var = prior_var
         self.n_components = n_components
         self.weights = weights
@@ -111,6 +113,8 @@ class HybridLMM(_LinearPredictor):
         self.estimate_sigma2_e = estimate_sigma2_e
         self.estimate_weights = estimate_weights
         self.standardize = standardize
+        self.inference = inference
+        self.damping = damping
         self.max_iter = max_iter
         self.tol = tol
         self.elbo_tol = elbo_tol
@@ -129,6 +133,10 @@ class HybridLMM(_LinearPredictor):
 
     def fit(self, X, y, Z=None):
         """Fit the model; ``X`` int8 dosages (-127 missing) or floats; returns self."""
+        if self.inference not in ("mean_field", "vamp"):
+            raise ValueError(f"inference must be 'mean_field' or 'vamp', got {self.inference!r}")
+        if not 0 < float(self.damping) <= 1:
+            raise ValueError(f"damping must lie in (0, 1], got {self.damping}")
         design = build_design(X, y, Z, standardize=self.standardize)
         p = design.G.shape[1]
         a = design.active
@@ -142,10 +150,18 @@ class HybridLMM(_LinearPredictor):
                 raise ValueError(f"weights must be {K} non-negative numbers summing to 1")
         sigma2 = self.sigma2_e if self.sigma2_e is not None else float(
             design.y_tilde @ design.y_tilde / design.n_eff)
+        if self.inference == "vamp":
+            return self._fit_vamp(design, grid, pi, sigma2)
+        return self._fit_mean_field(design, grid, pi, sigma2)
+
+    def _fit_mean_field(self, design, grid, pi, sigma2):
+        p, K, a = design.G.shape[1], grid.size, design.active
         phi = np.zeros((p, K))
         phi[a] = pi
         st = _MixState(phi, np.zeros((p, K)), np.zeros((p, K)), np.zeros(p), sigma2, pi.copy())
         self._run(design, st, grid)
+        self.inference_ = "mean_field"
+        self.damping_ = None
         self.weights_ = st.pi
         self.prior_var_ = grid
         self.sigma2_e_ = st.sigma2
@@ -155,6 +171,34 @@ class HybridLMM(_LinearPredictor):
         self.converged_ = st.converged
         self.pve_ = self._pve(design, st)
         self._finish(design, st.b)
+        return self
+
+    def _fit_vamp(self, design, grid, pi, sigma2):
+        st = _vamp.em_vamp(design, grid, pi, sigma2, estimate_sigma2_e=self.estimate_sigma2_e,
+                           estimate_weights=self.estimate_weights,
+                           damping=float(self.damping), max_iter=self.max_iter, tol=self.tol,
+                           verbose=self.verbose)
+        if st.diverged:
+            # VAMP failed even at the smallest damping (extreme LD): mean field
+            # always converges, so fall back to it and say so
+            warnings.warn("VAMP diverged at every damping; fitted by mean field instead "
+                          "(inference_ = 'mean_field')", RuntimeWarning, stacklevel=3)
+            return self._fit_mean_field(design, grid, pi, sigma2)
+        self.inference_ = "vamp"
+        self.damping_ = st.damping
+        self.weights_ = st.pi
+        self.prior_var_ = grid
+        self.sigma2_e_ = st.sigma2
+        self.pip_ = 1.0 - st.w[:, 0]
+        self.elbo_ = np.array([])  # VAMP optimises no lower bound
+        self.n_iter_ = st.n_iter
+        self.converged_ = st.converged
+        a = design.active
+        v, u = _residuals(design, st.x)
+        fitted = design.y_tilde - (v + design.Q @ u)
+        genetic = (float(fitted @ fitted) + float(design.d[a] @ st.var[a])) / design.n_eff
+        self.pve_ = genetic / (genetic + st.sigma2)
+        self._finish(design, st.x)
         return self
 
     def _run(self, design, st, grid):
