@@ -8,7 +8,8 @@ baseline, "exact Bayes") and compares, on the same data and split:
 
 * ``sparselmm``       SparseLMM, variational EM (hyperparameters estimated);
 * ``sparselmm_true``  the same variational fit with the true pi, sigma_b^2, sigma_e^2;
-* ``hybrid``          HybridLMM (mixture-of-normals prior, weights by EM);
+* ``hybrid_mf``       HybridLMM (mixture-of-normals prior, weights by EM), mean field;
+* ``hybrid``          the same model with VAMP as the E-step (the workflow's default);
 * ``gibbs_true``      posterior mean by Gibbs sampling with the true hyperparameters;
 * ``oracle``          the true effects.
 
@@ -91,7 +92,8 @@ def run_dataset(n_causal, h2, seed, sweeps):
         "sparselmm_true": SparseLMM(pi_mode="fixed", pi=truth["pi"], sigma2_b=truth["sigma2_b"],
                                     estimate_sigma2_b=False, sigma2_e=truth["sigma2_e"],
                                     estimate_sigma2_e=False),
-        "hybrid": HybridLMM(),
+        "hybrid_mf": HybridLMM(inference="mean_field"),
+        "hybrid": HybridLMM(inference="vamp"),
     }
     for name, model in models.items():
         t0 = time.perf_counter()

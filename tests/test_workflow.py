@@ -254,6 +254,8 @@ def test_user_plink_data_end_to_end(tmp_path):
         (lambda c: c.replace("n_snps: 300", "n_snps: many"), "'many' is not of type 'integer'"),
         (lambda c: c.replace("methods: [sparselmm, lasso, oracle]", "methods: [sparselmm, magic]"),
          "'magic' is not one of"),
+        (lambda c: c + "hybrid:\n  inference: gibbs\n", "'gibbs' is not one of"),
+        (lambda c: c + "hybrid:\n  damping: 1.5\n", "1.5 is greater than the maximum of 1"),
     ],
 )
 def test_malformed_config_is_rejected_at_dag_construction(tmp_path, edit, message):

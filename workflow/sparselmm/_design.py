@@ -184,6 +184,14 @@ def standardised_blocks(G, sentinel, mean, scale):
         yield j0, j1, blk
 
 
+def projected_blocks(design):
+    """Yield ``(j0, j1, P X[:, j0:j1])`` as dense float64 blocks, 0 outside ``active``."""
+    for j0, j1, blk in standardised_blocks(design.G, design.sentinel, design.mean, design.scale):
+        blk -= design.Q @ design.C[:, j0:j1]
+        blk[:, ~design.active[j0:j1]] = 0.0
+        yield j0, j1, blk
+
+
 def project_columns(G, sentinel, mean, scale, Q):
     """``C = Q^T X`` and ``d_j = ||x_j||^2 - ||C_j||^2``, blockwise (BLAS)."""
     p = G.shape[1]

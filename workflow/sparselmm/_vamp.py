@@ -23,7 +23,7 @@ posterior (Opper & Winther 2005). Unlike mean field, the extrinsic messages
 carry the Onsager correction, so for designs with weakly correlated columns
 the posterior means approach the exact (Bayes-optimal) ones; mean field
 misses that correction and shrinks too hard when many weak effects are
-present. The hyperparameters follow the EM-VAMP M-steps (Fletcher, Sahraee,
+present. The hyperparameters follow the EM-VAMP M-steps (Fletcher, Sahraee-Ardakan,
 Rangan & Schniter 2017): ``pi_k`` the mean responsibility of component ``k``
 in the denoiser, ``sigma_e^2`` maximising the expected complete-data
 likelihood with the LMMSE moments for the residual and the denoiser moments
@@ -43,7 +43,7 @@ import time
 import numpy as np
 
 from . import _kernels
-from ._design import standardised_blocks
+from ._design import projected_blocks
 
 STALL = 100  # iterations without progress after which a run counts as oscillating
 
@@ -52,10 +52,7 @@ def spectrum(design):
     """``(U, s2)``: left singular vectors and squared singular values of ``P X_active``."""
     n = design.n
     K = np.zeros((n, n))
-    for j0, j1, blk in standardised_blocks(design.G, design.sentinel, design.mean,
-                                           design.scale):
-        blk -= design.Q @ design.C[:, j0:j1]
-        blk[:, ~design.active[j0:j1]] = 0.0
+    for _, _, blk in projected_blocks(design):
         K += blk @ blk.T
     lam, U = np.linalg.eigh(K)
     keep = lam > max(lam.max(), 0.0) * n * np.finfo(float).eps * 10

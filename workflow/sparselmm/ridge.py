@@ -15,16 +15,8 @@ import math
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ._design import build_design, standardised_blocks
+from ._design import build_design, projected_blocks
 from .model import _LinearPredictor
-
-
-def _projected_blocks(design):
-    """Yield ``(j0, j1, P X[:, j0:j1])`` as dense float64 blocks."""
-    for j0, j1, blk in standardised_blocks(design.G, design.sentinel, design.mean, design.scale):
-        blk -= design.Q @ design.C[:, j0:j1]
-        blk[:, ~design.active[j0:j1]] = 0.0
-        yield j0, j1, blk
 
 
 class RidgeREML(_LinearPredictor):
@@ -51,7 +43,7 @@ class RidgeREML(_LinearPredictor):
         n = design.n
         p = max(int(design.active.sum()), 1)
         K = np.zeros((n, n))
-        for _, _, blk in _projected_blocks(design):
+        for _, _, blk in projected_blocks(design):
             K += blk @ blk.T
         K /= p
         # orthonormal basis of the complement of span([1, Z])
@@ -77,7 +69,7 @@ class RidgeREML(_LinearPredictor):
         self.reml_ = float(-res.fun)
         alpha = Qp @ (U @ (z / (lam + delta)))
         b = np.zeros(design.G.shape[1])
-        for j0, j1, blk in _projected_blocks(design):
+        for j0, j1, blk in projected_blocks(design):
             b[j0:j1] = blk.T @ alpha / p
         self.pip_ = design.active.astype(float)
         self.at_bound_ = not bool(lo + 1e-3 < res.x < hi - 1e-3)
