@@ -27,6 +27,13 @@ def projected(X, y, Z, standardize=True):
     return P @ X, P @ y, n - Zf.shape[1]
 
 
+def complement_basis(Z, n):
+    """Orthonormal basis (n x n') of the complement of ``[1, Z]``, where ``P y`` lives."""
+    Zf = np.ones((n, 1)) if Z is None else np.column_stack([np.ones(n), Z])
+    full, _ = np.linalg.qr(np.column_stack([Zf, np.eye(n)]))
+    return full[:, Zf.shape[1]:n]
+
+
 def sweep(Xt, yt, alpha, mu, s2, sigma2, sa, logodds):
     """One coordinate pass with the residual recomputed densely each time."""
     alpha, mu, s2 = alpha.copy(), mu.copy(), s2.copy()

@@ -27,8 +27,35 @@ present. The hyperparameters follow the EM-VAMP M-steps (Fletcher, Sahraee-Ardak
 Rangan & Schniter 2017): ``pi_k`` the mean responsibility of component ``k``
 in the denoiser, ``sigma_e^2`` maximising the expected complete-data
 likelihood with the LMMSE moments for the residual and the denoiser moments
-for the prior term. Messages are damped (``r1``, ``gamma1``) for stability
-on correlated (LD) designs.
+for the prior term.
+
+How a run proceeds (each rule answers a failure seen on genotype data):
+
+* **Start**: ``r1 = 0`` with an uninformative precision ``gamma1 = 1/var(y~)``
+  (an effect may be as large as the phenotype's SD), so the first LMMSE step
+  is close to the ridge posterior. Starting from ``gamma1 = 1 / prior
+  variance`` instead claims a precision the data cannot support when the
+  prior is sparse, and the first steps blow up under LD.
+* **Two phases**: the messages first settle with the hyperparameters fixed
+  (``max(agreement, step) < SETTLE``); only then do the M-steps run. An
+  M-step on unsettled messages trusts a miscalibrated ``gamma1`` and can move
+  most SNPs into the slab in one step.
+* **Convergence** is measured in units of the prediction: for standardised
+  SNPs a change ``d`` of the effects changes the prediction on a new sample
+  by about ``||d||`` (unlinked SNPs), compared with ``sd(y~)``. The run stops
+  when the two factors agree (``||x1 - x2|| / sd(y~)``, zero at a fixed point)
+  and the step of the posterior mean and the relative step of ``sigma_e^2``,
+  both divided by the damping, are below ``tol``. A relative change of the
+  effects alone never settles on a phenotype without signal, where they
+  are all near zero.
+* **Divergence**: a message or ``sigma_e^2`` not finite, ``sigma_e^2`` outside
+  ``(1e-6, 1.2) var(y~)`` (at any EM fixed point ``sigma_e^2 <= var(y~)`` up to
+  the posterior variance term) or ``||x1|| / sd(y~) > 10`` (a genetic SD ten
+  times the phenotype's: the messages have exploded; in ``p >> n`` such an
+  explosion can hide in the null space of ``A`` where neither the residual
+  nor ``sigma_e^2`` sees it). A run that diverges, or *stalls* (its change
+  has not fallen below 0.9 times its smallest earlier value for ``STALL``
+  iterations: it oscillates), restarts from the start with half the damping.
 
 Only ``X r`` and ``X^T z`` on the int8 genotypes are used per iteration
 (:mod:`sparselmm._kernels`); the left singular vectors come from one
@@ -46,6 +73,9 @@ from . import _kernels
 from ._design import projected_blocks
 
 STALL = 100  # iterations without progress after which a run counts as oscillating
+SETTLE = 1e-2  # messages count as settled (M-steps start) below this change
+MAX_NORM = 10.0  # ||x|| / sd(y~) above this: the messages have exploded
+MAX_SIGMA2 = 1.2  # sigma_e^2 / var(y~) above this: diverged
 
 
 def spectrum(design):
@@ -80,8 +110,89 @@ def denoise(r, gamma, pi, var):
     return x, np.maximum(v, 0.0), w, m, c
 
 
+class Lmmse:
+    """The likelihood factor: Gaussian posterior of ``beta`` given ``y~`` and
+    the prior message ``N(r2, 1/gamma2)``, in the basis of the SVD of ``A``."""
+
+    def __init__(self, design):
+        self.design = design
+        self.U, self.s2 = spectrum(design)
+        y = design.y_tilde
+        self.Uy = self.U.T @ y
+        # the part of y~ no SNP combination can reach
+        self.outside = max(float(y @ y - self.Uy @ self.Uy), 0.0)
+        self.n_active = max(int(design.active.sum()), 1)
+
+    def X_times(self, b):
+        d = self.design
+        out = np.zeros(d.n)
+        _kernels.matvec(d.G, d.sentinel, d.mean, d.scale, b, out)
+        return out
+
+    def Xt_times(self, z):
+        d = self.design
+        out = np.zeros(d.G.shape[1])
+        _kernels.rmatvec(d.G, d.sentinel, d.mean, d.scale, d.active, np.ascontiguousarray(z), out)
+        return out
+
+    def __call__(self, r2, gamma2, sigma2):
+        """Posterior mean ``x2``, average variance ``c2``, ``U^T A x2`` and ``tr(A Cov A^T)``."""
+        # U^T A = U^T X since U lies in the range of P
+        UAr2 = self.U.T @ self.X_times(r2)
+        h = 1.0 / (self.s2 + sigma2 * gamma2)
+        coef = h * (self.Uy - UAr2)
+        x2 = r2 + self.Xt_times(self.U @ coef)
+        c2 = (float(np.sum(sigma2 * h)) + (self.n_active - self.s2.size) / gamma2) / self.n_active
+        fitted = UAr2 + self.s2 * coef
+        trace = float(np.sum(sigma2 * self.s2 * h))
+        return x2, c2, fitted, trace
+
+
+def log_evidence(lmmse, r1, gamma1, pi, var, sigma2):
+    """Expectation-consistent approximation of ``log p(y~ | pi, sigma_e^2)`` at the
+    messages ``(r1, gamma1)`` (Opper & Winther 2005), up to ``-log|Z^T Z| / 2``
+    like the mean-field ELBO.
+
+    With ``t2(beta) = exp(-gamma1 |beta|^2 / 2 + gamma1 r1^T beta)`` standing in
+    for the likelihood and ``t1`` (from the extrinsic ``r2, gamma2`` of the
+    denoiser) for the prior::
+
+        log Z = log int prior t2 + log int likelihood t1 - log int t1 t2
+
+    Exact for a Gaussian prior and for orthogonal standardised SNPs.
+    """
+    N = r1.size
+    tau = 1.0 / gamma1
+    total = var[None, :] + tau
+    with np.errstate(divide="ignore"):
+        logc = np.log(pi)[None, :] - 0.5 * np.log(2 * math.pi * total) \
+            - 0.5 * r1[:, None] ** 2 / total
+    top = logc.max(axis=1)
+    log_mix = top + np.log(np.exp(logc - top[:, None]).sum(axis=1))
+    prior_t2 = float(np.sum(0.5 * gamma1 * r1**2 + log_mix)) \
+        + 0.5 * N * math.log(2 * math.pi / gamma1)
+    x1, v1, _, _, _ = denoise(r1, gamma1, pi, var)
+    c1 = max(float(v1.mean()), 1e-300)
+    gamma2 = max(1.0 / c1 - gamma1, 1e-12)
+    r2 = (x1 / c1 - gamma1 * r1) / gamma2
+    design = lmmse.design
+    full = np.zeros(design.G.shape[1])
+    full[design.active] = r2
+    z = lmmse.Uy - lmmse.U.T @ lmmse.X_times(full)
+    d = sigma2 + lmmse.s2 / gamma2
+    rest = design.n_eff - lmmse.s2.size  # dimensions of y~ outside the range of A
+    loglik = -0.5 * float(np.sum(np.log(2 * math.pi * d) + z**2 / d)) \
+        - 0.5 * rest * math.log(2 * math.pi * sigma2) - lmmse.outside / (2 * sigma2)
+    lik_t1 = 0.5 * gamma2 * float(r2 @ r2) + 0.5 * N * math.log(2 * math.pi / gamma2) + loglik
+    G = gamma1 + gamma2
+    h = gamma1 * r1 + gamma2 * r2
+    t1_t2 = 0.5 * N * math.log(2 * math.pi / G) + float(h @ h) / (2 * G)
+    return prior_t2 + lik_t1 - t1_t2
+
+
 class VampState:
-    def __init__(self):
+    def __init__(self, damping):
+        self.damping = damping
         self.n_iter = 0
         self.converged = False
         self.diverged = False
@@ -90,21 +201,18 @@ class VampState:
 
 def em_vamp(design, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, damping,
             max_iter, tol, min_damping=0.05, verbose=False):
-    """Run EM-VAMP; returns a :class:`VampState` (``x``, ``var``, ``w``, ``pi``, ``sigma2``,
-    ``damping``, ``n_iter``, ``converged``, ``diverged``).
+    """Run EM-VAMP; returns a :class:`VampState` (``x``, ``w``, ``pi``, ``sigma2``,
+    ``genetic`` = E||A beta||^2 / m, ``damping``, ``n_iter``, ``converged``,
+    ``diverged``, ``stalled``).
 
-    A run *diverges* when a message or ``sigma2_e`` stops being finite or
-    ``sigma2_e`` leaves ``[1e-6, 10]`` times the variance of ``y~``, and *stalls*
-    when the relative change of the posterior means has not fallen below 0.9
-    times its smallest earlier value for ``STALL`` iterations (it oscillates).
-    Strong LD does both. Either way the run restarts from the prior with half
-    the damping, down to ``min_damping``; a run at the smallest damping is
-    never stopped for stalling, and ``diverged`` is set only when it diverges.
+    A run that diverges or stalls restarts with half the damping, down to
+    ``min_damping``; a run at the smallest damping is never stopped for
+    stalling, and ``diverged`` is set only when it diverges.
     """
-    U, s2 = spectrum(design)
+    lmmse = Lmmse(design)
     while True:
         last = damping / 2 < min_damping
-        st = _iterate(design, U, s2, grid, pi, sigma2, estimate_sigma2_e=estimate_sigma2_e,
+        st = _iterate(lmmse, grid, pi, sigma2, estimate_sigma2_e=estimate_sigma2_e,
                       estimate_weights=estimate_weights, damping=damping,
                       max_iter=max_iter, tol=tol, stop_on_stall=not last, verbose=verbose)
         if not (st.diverged or st.stalled) or last:
@@ -116,79 +224,71 @@ def em_vamp(design, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
                   f"damping {damping:g}", file=sys.stderr, flush=True)
 
 
-def _iterate(design, U, s2, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights,
-             damping, max_iter, tol, stop_on_stall, verbose):
+def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, damping,
+             max_iter, tol, stop_on_stall, verbose):
+    design = lmmse.design
     a = design.active
-    N = max(int(a.sum()), 1)
     m_eff = design.n_eff
     y = design.y_tilde
-    Uy = U.T @ y
-    outside = max(float(y @ y - Uy @ Uy), 0.0)  # part of y~ no SNP combination can reach
     total_var = float(y @ y) / m_eff
-    G, sent, mean, scale = design.G, design.sentinel, design.mean, design.scale
-
-    def X_times(b):
-        out = np.zeros(design.n)
-        _kernels.matvec(G, sent, mean, scale, b, out)
-        return out
-
-    def Xt_times(z):
-        out = np.zeros(G.shape[1])
-        _kernels.rmatvec(G, sent, mean, scale, a, np.ascontiguousarray(z), out)
-        return out
-
-    st = VampState()
-    st.damping = damping
+    sd_y = math.sqrt(total_var)
+    st = VampState(damping)
     pi = np.asarray(pi, dtype=float).copy()
-    r1 = np.zeros(G.shape[1])
-    # start from the prior: gamma1 = 1 / prior variance of an effect
-    gamma1 = 1.0 / max(sigma2 * float(pi @ grid), 1e-12)
+    r1 = np.zeros(int(a.sum()))
+    gamma1 = 1.0 / total_var  # uninformative first message
+    learning = not (estimate_weights or estimate_sigma2_e)  # nothing to learn: no phase 1
     x_old = None
     best, best_at = math.inf, 0
     t0 = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for it in range(1, int(max_iter) + 1):
             var = sigma2 * grid
-            x1, v1, w, mk, ck = denoise(r1[a], gamma1, pi, var)
-            if estimate_weights:
+            x1, v1, w, mk, ck = denoise(r1, gamma1, pi, var)
+            if learning and estimate_weights:
                 pi = np.maximum(w.mean(axis=0), 1e-300)
                 pi /= pi.sum()
-                x1, v1, w, mk, ck = denoise(r1[a], gamma1, pi, var)
+                x1, v1, w, mk, ck = denoise(r1, gamma1, pi, var)
             c1 = max(float(v1.mean()), 1e-300)
             gamma2 = max(1.0 / c1 - gamma1, 1e-12)
-            r2 = np.zeros(G.shape[1])
-            r2[a] = (x1 / c1 - gamma1 * r1[a]) / gamma2
-            # LMMSE with A = P X: U^T A = U^T X since U lies in the range of P
-            UAr2 = U.T @ X_times(r2)
-            h = 1.0 / (s2 + sigma2 * gamma2)
-            coef = h * (Uy - UAr2)
-            x2 = r2 + Xt_times(U @ coef)
-            c2 = (float(np.sum(sigma2 * h)) + (N - s2.size) / gamma2) / N
-            if estimate_sigma2_e:
-                fitted = UAr2 + s2 * coef  # U^T A x2
-                rss = outside + float(np.sum((Uy - fitted) ** 2))
-                trace = float(np.sum(sigma2 * s2 * h))  # tr(A Cov2 A^T)
+            r2 = np.zeros(design.G.shape[1])
+            r2[a] = (x1 / c1 - gamma1 * r1) / gamma2
+            x2, c2, fitted, trace = lmmse(r2, gamma2, sigma2)
+            sigma2_old = sigma2
+            if learning and estimate_sigma2_e:
+                rss = lmmse.outside + float(np.sum((lmmse.Uy - fitted) ** 2))
                 slab = w[:, 1:]
                 prior_term = float(np.sum(slab * (mk[:, 1:] ** 2 + ck[:, 1:]) / var[1:])) \
                     * sigma2
                 sigma2 = (rss + trace + prior_term) / (m_eff + float(slab.sum()))
             gamma1_new = max(1.0 / c2 - gamma2, 1e-12)
             r1_new = (x2[a] / c2 - gamma2 * r2[a]) / gamma1_new
-            r1[a] = damping * r1_new + (1.0 - damping) * r1[a]
+            r1 = damping * r1_new + (1.0 - damping) * r1
             gamma1 = damping * gamma1_new + (1.0 - damping) * gamma1
             st.n_iter = it
-            change = math.inf if x_old is None else float(
-                np.linalg.norm(x1 - x_old) / max(np.linalg.norm(x1), 1e-300))
+            agree = float(np.linalg.norm(x1 - x2[a])) / sd_y
+            step = math.inf if x_old is None else \
+                float(np.linalg.norm(x1 - x_old)) / sd_y / damping
+            change = max(agree, step, abs(sigma2 - sigma2_old) / sigma2 / damping)
             x_old = x1
+            norm = float(np.linalg.norm(x1)) / sd_y
             if verbose:
-                print(f"[hybrid/vamp] iter {it:4d}  rel. change {change:.2e}  "
-                      f"sigma2_e {sigma2:.4g}  pi_0 {pi[0]:.4g}  gamma1 {gamma1:.3g}  "
-                      f"{time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+                phase = "EM" if learning else "settle"
+                print(f"[hybrid/vamp] iter {it:4d} {phase:6s} change {change:.2e}  "
+                      f"|x|/sd(y) {norm:.3g}  sigma2_e {sigma2:.4g}  pi_0 {pi[0]:.6g}  "
+                      f"gamma1 {gamma1:.3g}  {time.perf_counter() - t0:.1f}s",
+                      file=sys.stderr, flush=True)
             if not (math.isfinite(sigma2) and math.isfinite(gamma1) and np.isfinite(r1).all()
-                    and 1e-6 * total_var < sigma2 < 10 * total_var):
+                    and 1e-6 * total_var < sigma2 < MAX_SIGMA2 * total_var
+                    and norm < MAX_NORM):
                 st.diverged = True
                 return st
-            if change < tol:
+            if not learning:
+                change = max(agree, step)  # phase 1: the messages only
+                if change < SETTLE:
+                    learning = True
+                    best, best_at = math.inf, it
+                    continue
+            elif change < tol:
                 st.converged = True
                 break
             if change < 0.9 * best:
@@ -196,13 +296,13 @@ def _iterate(design, U, s2, grid, pi, sigma2, *, estimate_sigma2_e, estimate_wei
             elif stop_on_stall and it - best_at >= STALL:
                 st.stalled = True
                 return st
-    p = G.shape[1]
+    p = design.G.shape[1]
     st.x = np.zeros(p)
     st.x[a] = x1
-    st.var = np.zeros(p)
-    st.var[a] = v1
     st.w = np.zeros((p, grid.size))
     st.w[:, 0] = 1.0
     st.w[a] = w
     st.pi, st.sigma2 = pi, sigma2
+    st.log_evidence = log_evidence(lmmse, r1, gamma1, pi, sigma2 * grid, sigma2)
+    st.genetic = (float(fitted @ fitted) + trace) / m_eff
     return st

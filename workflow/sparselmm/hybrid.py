@@ -39,6 +39,21 @@ def default_grid(p, n_components=20):
     return np.concatenate([[0.0], np.geomspace(0.1 / max(p, 1), 1.0, n_components - 1)])
 
 
+def default_weights(n_components, p):
+    """Start near the sparse end: the point mass keeps ``1 - min(0.01, 10/p)``
+    (SparseLMM's default ``pi``), the rest is spread evenly over the normals.
+
+    With the default grid and ``p >= 1000`` the prior then puts about half of
+    the phenotypic variance on the SNPs, as :class:`SparseLMM`'s start does.
+    Starting at the sparse end matters for VAMP: from a diffuse start (say
+    0.1 of the SNPs spread over the normals, a prior genetic variance of
+    hundreds of ``sigma_e^2``) the first steps fit noise and EM then drifts
+    back for thousands of iterations on a phenotype without signal.
+    """
+    slab = min(0.01, 10.0 / p)
+    return np.concatenate([[1.0 - slab], np.full(n_components - 1, slab / (n_components - 1))])
+
+
 class _MixState:
     def __init__(self, phi, mu, s2, b, sigma2, pi):
         self.phi, self.mu, self.s2, self.b = phi, mu, s2, b
@@ -79,7 +94,8 @@ class HybridLMM(_LinearPredictor):
     n_components : int, default=20
     weights : array-like, optional
         Initial (or, with ``estimate_weights=False``, fixed) mixture weights.
-        Default: 0.9 on the point mass, the rest spread evenly.
+        Default :func:`default_weights`: ``1 - min(0.01, 10/p)`` on the point
+        mass, the rest spread evenly.
     sigma2_e : float, optional
         Initial or fixed residual variance (default: variance of the projected ``y``).
     estimate_sigma2_e, estimate_weights : bool, default=True
@@ -92,8 +108,9 @@ class HybridLMM(_LinearPredictor):
         down to 0.05; if that diverges too the model is fitted by mean field
         with a ``RuntimeWarning``.
     standardize, max_iter, tol, elbo_tol, verbose : as in :class:`SparseLMM`
-        (VAMP stops when the relative change of the posterior means is below
-        ``tol``; ``elbo_tol`` is for mean field only)
+        (VAMP stops when its two factors agree and the posterior means, in
+        units of the phenotype's SD, and ``sigma_e^2`` change by less than
+        ``tol`` per iteration; ``elbo_tol`` is for mean field only)
 
     Attributes
     ----------
@@ -101,10 +118,14 @@ class HybridLMM(_LinearPredictor):
     weights_, prior_var_, sigma2_e_, pve_, n_iter_, converged_
     elbo_ : ndarray  ELBO per iteration (mean field; empty for VAMP, which
         optimises no lower bound)
+    log_evidence_ : float  approximate ``log p(y | weights_, sigma2_e_)`` up to
+        ``-log|Z^T Z| / 2``: the last ELBO (mean field) or the
+        expectation-consistent free energy at VAMP's fixed point (exact for
+        a Gaussian prior and for orthogonal SNPs; :func:`sparselmm._vamp.log_evidence`)
     inference_ : str  the E-step actually used; damping_ : float or None
-    pve_ : with VAMP on independent SNPs, a small-variance component spread
-        over all SNPs is nearly indistinguishable from noise (``X X^T / p ~ I``),
-        so ``pve_`` can exceed the SNP heritability there without hurting prediction
+    pve_ : ``E||P X beta||^2 / (that + n' sigma_e^2)``; with VAMP the
+        expectation is under the LMMSE factor's Gaussian belief, whose full
+        covariance keeps the negative posterior correlations of ``p >> n`` SNPs
 
     Notes
     -----
@@ -177,7 +198,7 @@ class HybridLMM(_LinearPredictor):
         grid = self._grid(max(int(a.sum()), 1))
         K = grid.size
         if self.weights is None:
-            pi = np.concatenate([[0.9], np.full(K - 1, 0.1 / (K - 1))])
+            pi = default_weights(K, max(int(a.sum()), 1))
         else:
             pi = np.asarray(self.weights, dtype=float).ravel()
             if pi.size != K or np.any(pi < 0) or not math.isclose(pi.sum(), 1.0, rel_tol=1e-9):
@@ -201,6 +222,7 @@ class HybridLMM(_LinearPredictor):
         self.sigma2_e_ = st.sigma2
         self.pip_ = 1.0 - st.phi[:, 0]
         self.elbo_ = np.asarray(st.elbo)
+        self.log_evidence_ = float(st.elbo[-1])
         self.n_iter_ = st.n_iter
         self.converged_ = st.converged
         self.pve_ = self._pve(design, st)
@@ -225,13 +247,12 @@ class HybridLMM(_LinearPredictor):
         self.sigma2_e_ = st.sigma2
         self.pip_ = 1.0 - st.w[:, 0]
         self.elbo_ = np.array([])  # VAMP optimises no lower bound
+        self.log_evidence_ = st.log_evidence
         self.n_iter_ = st.n_iter
         self.converged_ = st.converged
-        a = design.active
-        v, u = _residuals(design, st.x)
-        fitted = design.y_tilde - (v + design.Q @ u)
-        genetic = (float(fitted @ fitted) + float(design.d[a] @ st.var[a])) / design.n_eff
-        self.pve_ = genetic / (genetic + st.sigma2)
+        # E||P X beta||^2 / n' under the LMMSE factor's Gaussian belief, whose
+        # covariance keeps the (negative) posterior correlations of p >> n SNPs
+        self.pve_ = st.genetic / (st.genetic + st.sigma2)
         self._finish(design, st.x)
         return self
 
