@@ -8,7 +8,7 @@ import reference
 from conftest import simulate_small
 from test_model import orthogonal_problem
 
-from sparselmm import HybridLMM, SparseLMM
+from sparselmm import HybridLMM, SparseLMM, hybrid
 
 
 def test_two_components_with_fixed_hyperparameters_is_sparselmm(small_data):
@@ -305,3 +305,48 @@ def test_vamp_falls_back_to_mean_field_when_every_damping_diverges(small_data, m
     ref = HybridLMM(inference="mean_field", n_components=8).fit(G, y, Z)
     assert h.inference_ == "mean_field"
     np.testing.assert_array_equal(h.coef_, ref.coef_)
+
+
+def test_vamp_multi_start_keeps_the_converged_fit_with_higher_evidence(monkeypatch):
+    from sparselmm import _vamp
+    from sparselmm.hybrid import DIFFUSE_SLAB
+
+    G, y, Z, _, _ = simulate_small(n=200, p=2000, n_causal=5, h2=0.5, seed=4)
+    real = _vamp.em_vamp
+    tweak = {}  # start -> (added log evidence, converged)
+
+    def em_vamp(design, grid, pi, sigma2, **kwargs):
+        st = real(design, grid, pi, sigma2, **kwargs)
+        start = "diffuse" if 1 - pi[0] == pytest.approx(DIFFUSE_SLAB) else "sparse"
+        bonus, converged = tweak.get(start, (0.0, st.converged))
+        st.log_evidence += bonus
+        st.converged = converged
+        return st
+
+    monkeypatch.setattr(_vamp, "em_vamp", em_vamp)
+    # the two starts, each alone (at p = 2000 the sparse start has 10/p = 0.5% in the normals)
+    sparse = HybridLMM(multi_start=False).fit(G, y, Z)
+    diffuse_weights = hybrid.default_weights(20, 2000, slab=DIFFUSE_SLAB)
+    diffuse = HybridLMM(multi_start=False, weights=diffuse_weights).fit(G, y, Z)
+
+    tweak.update(diffuse=(50.0, True), sparse=(0.0, True))
+    h = HybridLMM().fit(G, y, Z)
+    assert h.start_ == "diffuse" and set(h.start_evidence_) == {"sparse", "diffuse"}
+    np.testing.assert_array_equal(h.coef_, diffuse.coef_)
+    assert h.log_evidence_ == pytest.approx(diffuse.log_evidence_ + 50.0)
+
+    # a fit that did not converge loses to one that did, whatever its evidence
+    tweak.update(diffuse=(50.0, False))
+    h = HybridLMM().fit(G, y, Z)
+    assert h.start_ == "sparse" and h.start_evidence_["diffuse"][1] is False
+    np.testing.assert_array_equal(h.coef_, sparse.coef_)
+
+    # fixed or user-given weights: one start only
+    assert list(HybridLMM(weights=sparse.weights_).fit(G, y, Z).start_evidence_) == ["sparse"]
+    assert list(HybridLMM(estimate_weights=False).fit(G, y, Z).start_evidence_) == ["sparse"]
+
+
+def test_vamp_single_start_when_the_starts_coincide(small_data):
+    G, y, Z, _, _ = small_data  # p = 1000: 10/p is already the diffuse 1%
+    h = HybridLMM().fit(G, y, Z)
+    assert list(h.start_evidence_) == ["sparse"] and h.start_ == "sparse"

@@ -57,6 +57,12 @@ How a run proceeds (each rule answers a failure seen on genotype data):
   has not fallen below 0.9 times its smallest earlier value for ``STALL``
   iterations: it oscillates), restarts from the start with half the damping.
 
+EM-VAMP can have two fixed points when the effects are many and weak: "no
+signal" (``pve`` ~ 0), reached from the sparse start, and the signal, reached
+from a more diffuse one. :class:`sparselmm.HybridLMM` therefore runs both
+starts (``multi_start``) and keeps the converged one with the higher
+:func:`log_evidence`.
+
 Only ``X r`` and ``X^T z`` on the int8 genotypes are used per iteration
 (:mod:`sparselmm._kernels`); the left singular vectors come from one
 eigendecomposition of the n x n matrix ``A A^T``, so nothing p-sized and
