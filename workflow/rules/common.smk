@@ -76,8 +76,11 @@ def fit_mem_mb(wildcards, input):
 
 
 def fit_runtime(wildcards, input):
-    # minutes: generous for the default sizes, scaled with the genotype volume
-    return int(10 + genotype_mb(input) / 20)
+    # minutes: generous for the default sizes, scaled with the genotype volume;
+    # the hybrid (VAMP) runs two starts of up to max_iter iterations, each two
+    # passes over the genotypes, and restarts with more damping under strong LD
+    per_mb = 4 if wildcards.method == "hybrid" else 20
+    return int(10 + genotype_mb(input) / per_mb)
 
 
 SIM_FIT = "results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}"
