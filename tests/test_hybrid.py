@@ -315,8 +315,8 @@ def test_vamp_multi_start_keeps_the_converged_fit_with_higher_evidence(monkeypat
     real = _vamp.em_vamp
     tweak = {}  # start -> (added log evidence, converged)
 
-    def em_vamp(design, grid, pi, sigma2, **kwargs):
-        st = real(design, grid, pi, sigma2, **kwargs)
+    def em_vamp(lmmse, grid, pi, sigma2, **kwargs):
+        st = real(lmmse, grid, pi, sigma2, **kwargs)
         start = "diffuse" if 1 - pi[0] == pytest.approx(DIFFUSE_SLAB) else "sparse"
         bonus, converged = tweak.get(start, (0.0, st.converged))
         st.log_evidence += bonus
@@ -326,7 +326,7 @@ def test_vamp_multi_start_keeps_the_converged_fit_with_higher_evidence(monkeypat
     monkeypatch.setattr(_vamp, "em_vamp", em_vamp)
     # the two starts, each alone (at p = 2000 the sparse start has 10/p = 0.5% in the normals)
     sparse = HybridLMM(multi_start=False).fit(G, y, Z)
-    diffuse_weights = hybrid.default_weights(20, 2000, slab=DIFFUSE_SLAB)
+    diffuse_weights = hybrid.spread_weights(20, DIFFUSE_SLAB)
     diffuse = HybridLMM(multi_start=False, weights=diffuse_weights).fit(G, y, Z)
 
     tweak.update(diffuse=(50.0, True), sparse=(0.0, True))

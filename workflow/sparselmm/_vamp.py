@@ -76,7 +76,7 @@ import time
 import numpy as np
 
 from . import _kernels
-from ._design import projected_blocks
+from ._design import projected_blocks, standardized_matvec
 
 STALL = 100  # iterations without progress after which a run counts as oscillating
 SETTLE = 1e-2  # messages count as settled (M-steps start) below this change
@@ -131,9 +131,7 @@ class Lmmse:
 
     def X_times(self, b):
         d = self.design
-        out = np.zeros(d.n)
-        _kernels.matvec(d.G, d.sentinel, d.mean, d.scale, b, out)
-        return out
+        return standardized_matvec(d.G, d.sentinel, d.mean, d.scale, b)
 
     def Xt_times(self, z):
         d = self.design
@@ -152,6 +150,14 @@ class Lmmse:
         fitted = UAr2 + self.s2 * coef
         trace = float(np.sum(sigma2 * self.s2 * h))
         return x2, c2, fitted, trace
+
+
+def extrinsic(x, c, r, gamma):
+    """Extrinsic message ``(r_out, gamma_out)`` of a factor whose belief has mean
+    ``x`` and average variance ``c`` given its incoming message ``N(r, 1/gamma)``:
+    ``gamma_out = 1/c - gamma``, ``r_out = (x/c - gamma r) / gamma_out``."""
+    gamma_out = max(1.0 / c - gamma, 1e-12)
+    return (x / c - gamma * r) / gamma_out, gamma_out
 
 
 def log_evidence(lmmse, r1, gamma1, pi, var, sigma2):
@@ -178,9 +184,7 @@ def log_evidence(lmmse, r1, gamma1, pi, var, sigma2):
     prior_t2 = float(np.sum(0.5 * gamma1 * r1**2 + log_mix)) \
         + 0.5 * N * math.log(2 * math.pi / gamma1)
     x1, v1, _, _, _ = denoise(r1, gamma1, pi, var)
-    c1 = max(float(v1.mean()), 1e-300)
-    gamma2 = max(1.0 / c1 - gamma1, 1e-12)
-    r2 = (x1 / c1 - gamma1 * r1) / gamma2
+    r2, gamma2 = extrinsic(x1, max(float(v1.mean()), 1e-300), r1, gamma1)
     design = lmmse.design
     full = np.zeros(design.G.shape[1])
     full[design.active] = r2
@@ -205,9 +209,10 @@ class VampState:
         self.stalled = False
 
 
-def em_vamp(design, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, damping,
+def em_vamp(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, damping,
             max_iter, tol, min_damping=0.05, verbose=False):
-    """Run EM-VAMP; returns a :class:`VampState` (``x``, ``w``, ``pi``, ``sigma2``,
+    """Run EM-VAMP with the likelihood factor ``lmmse`` (an :class:`Lmmse`, built
+    once per design and shared by every start and restart); returns a :class:`VampState` (``x``, ``w``, ``pi``, ``sigma2``,
     ``genetic`` = E||A beta||^2 / m, ``damping``, ``n_iter``, ``converged``,
     ``diverged``, ``stalled``).
 
@@ -215,7 +220,6 @@ def em_vamp(design, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
     ``min_damping``; a run at the smallest damping is never stopped for
     stalling, and ``diverged`` is set only when it diverges.
     """
-    lmmse = Lmmse(design)
     while True:
         last = damping / 2 < min_damping
         st = _iterate(lmmse, grid, pi, sigma2, estimate_sigma2_e=estimate_sigma2_e,
@@ -254,10 +258,8 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
                 pi = np.maximum(w.mean(axis=0), 1e-300)
                 pi /= pi.sum()
                 x1, v1, w, mk, ck = denoise(r1, gamma1, pi, var)
-            c1 = max(float(v1.mean()), 1e-300)
-            gamma2 = max(1.0 / c1 - gamma1, 1e-12)
             r2 = np.zeros(design.G.shape[1])
-            r2[a] = (x1 / c1 - gamma1 * r1) / gamma2
+            r2[a], gamma2 = extrinsic(x1, max(float(v1.mean()), 1e-300), r1, gamma1)
             x2, c2, fitted, trace = lmmse(r2, gamma2, sigma2)
             sigma2_old = sigma2
             if learning and estimate_sigma2_e:
@@ -266,8 +268,7 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
                 prior_term = float(np.sum(slab * (mk[:, 1:] ** 2 + ck[:, 1:]) / var[1:])) \
                     * sigma2
                 sigma2 = (rss + trace + prior_term) / (m_eff + float(slab.sum()))
-            gamma1_new = max(1.0 / c2 - gamma2, 1e-12)
-            r1_new = (x2[a] / c2 - gamma2 * r2[a]) / gamma1_new
+            r1_new, gamma1_new = extrinsic(x2[a], c2, r2[a], gamma2)
             r1 = damping * r1_new + (1.0 - damping) * r1
             gamma1 = damping * gamma1_new + (1.0 - damping) * gamma1
             st.n_iter = it

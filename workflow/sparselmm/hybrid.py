@@ -39,21 +39,24 @@ def default_grid(p, n_components=20):
     return np.concatenate([[0.0], np.geomspace(0.1 / max(p, 1), 1.0, n_components - 1)])
 
 
-def default_weights(n_components, p, slab=None):
-    """Start near the sparse end: the point mass keeps ``1 - min(0.01, 10/p)``
-    (SparseLMM's default ``pi``), the rest is spread evenly over the normals.
+# weight of the normals at the second, diffuse VAMP start (1% of SNPs)
+DIFFUSE_SLAB = 0.01
 
-    With the default grid and ``p >= 1000`` the prior then puts about half of
-    the phenotypic variance on the SNPs, as :class:`SparseLMM`'s start does.
-    ``slab`` overrides the total weight of the normals (the diffuse start of
-    ``multi_start``: :data:`DIFFUSE_SLAB`).
-    """
-    slab = min(0.01, 10.0 / p) if slab is None else float(slab)
+
+def spread_weights(n_components, slab):
+    """``1 - slab`` on the point mass, ``slab`` spread evenly over the normals."""
     return np.concatenate([[1.0 - slab], np.full(n_components - 1, slab / (n_components - 1))])
 
 
-# weight of the normals at the second, diffuse VAMP start (1% of SNPs)
-DIFFUSE_SLAB = 0.01
+def default_weights(n_components, p):
+    """Start near the sparse end: the point mass keeps ``1 - min(0.01, 10/p)``
+    (SparseLMM's default ``pi``; 0.01 is :data:`DIFFUSE_SLAB`), the rest is
+    spread evenly over the normals.
+
+    With the default grid and ``p >= 1000`` the prior then puts about half of
+    the phenotypic variance on the SNPs, as :class:`SparseLMM`'s start does.
+    """
+    return spread_weights(n_components, min(DIFFUSE_SLAB, 10.0 / p))
 
 
 class _MixState:
@@ -247,17 +250,17 @@ class HybridLMM(_LinearPredictor):
 
     def _fit_vamp(self, design, grid, pi, sigma2):
         starts = {"sparse": pi}
-        n_active = max(int(design.active.sum()), 1)
         if self.multi_start and self.weights is None and self.estimate_weights:
-            diffuse = default_weights(grid.size, n_active, slab=DIFFUSE_SLAB)
+            diffuse = spread_weights(grid.size, DIFFUSE_SLAB)
             if not np.allclose(diffuse, pi):
                 starts["diffuse"] = diffuse
+        lmmse = _vamp.Lmmse(design)  # one eigendecomposition for every start
         fits = {}
         for name, start in starts.items():
             if self.verbose:
                 print(f"[hybrid/vamp] {name} start", file=sys.stderr, flush=True)
             fits[name] = _vamp.em_vamp(
-                design, grid, start, sigma2, estimate_sigma2_e=self.estimate_sigma2_e,
+                lmmse, grid, start, sigma2, estimate_sigma2_e=self.estimate_sigma2_e,
                 estimate_weights=self.estimate_weights, damping=float(self.damping),
                 max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
         usable = {k: f for k, f in fits.items() if not f.diverged}
