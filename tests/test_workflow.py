@@ -95,10 +95,11 @@ def test_timings_table(tiny_run):
     assert (table.loc[table.method != "oracle", "fit_seconds"] > 0).all()
     # the job includes the fit, plus start-up and reading the genotypes
     assert (table["job_seconds"] >= table["fit_seconds"]).all()
-    # Snakemake samples the memory of a job's processes: a sub-second job (the
-    # oracle) is now and then sampled before Python has started (2-6 MB seen)
-    assert (table["max_rss_mb"] >= 0).all()
-    assert (table.groupby("method")["max_rss_mb"].median() > 10).all()
+    # the fit process's own peak (getrusage), not Snakemake's sampling, which
+    # missed sub-second oracle jobs (2-6 MB seen): Python with numpy and pandas
+    # loaded is always well above 30 MB, the genotypes are read by every method
+    assert (table["max_rss_mb"] > 30).all()
+    assert (table["max_rss_mb"] < 4096).all()
 
 
 def test_lint_is_clean():

@@ -1,4 +1,5 @@
 import os
+import resource
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
@@ -27,7 +28,10 @@ labels = {**params.labels, "fold": int(wc.fold), "method": wc.method}
 preds.to_csv(out.predictions, sep="\t", index=False, float_format="%.10g")
 pd.DataFrame([{**labels, **metrics}]).to_csv(out.metrics, sep="\t", index=False,
                                              float_format="%.6g")
+# peak resident memory of this process, exact (Linux reports kB); Snakemake's own
+# benchmark only samples it and misses sub-second jobs
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 # the wall time differs run to run: its own file keeps the metrics reproducible
-pd.DataFrame([{**labels, "fit_seconds": round(seconds, 3)}]).to_csv(out.timing, sep="\t",
-                                                                      index=False)
+pd.DataFrame([{**labels, "fit_seconds": round(seconds, 3),
+               "max_rss_mb": round(peak_mb, 1)}]).to_csv(out.timing, sep="\t", index=False)
 print({**labels, **metrics, "fit_seconds": seconds}, file=sys.stderr)

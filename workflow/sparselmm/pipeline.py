@@ -255,10 +255,12 @@ def _se(values):
 def collect_timings(timings, benchmarks):
     """One row per fit: its labels, the fit's own wall time and Snakemake's job record.
 
-    ``timings`` are the fit script's one-row files (labels + ``fit_seconds``),
+    ``timings`` are the fit script's one-row files (labels, ``fit_seconds`` and
+    ``max_rss_mb``, the process's peak resident memory from getrusage),
     ``benchmarks`` the matching Snakemake benchmark TSVs, in the same order;
-    ``job_seconds`` (whole job: start-up, reading genotypes, fit) and
-    ``max_rss_mb`` (peak resident memory) come from them.
+    ``job_seconds`` (whole job: start-up, reading genotypes, fit) comes from them.
+    Snakemake samples memory and misses sub-second jobs, so its ``max_rss`` is used
+    only for a timing file written before the fit script recorded its own.
     """
     if len(timings) != len(benchmarks):
         raise ValueError(f"{len(timings)} timing files but {len(benchmarks)} benchmark files")
@@ -270,7 +272,8 @@ def collect_timings(timings, benchmarks):
             if col not in bench.columns or bench.empty:
                 raise ValueError(f"{b}: not a Snakemake benchmark file (no {col!r} column)")
         row["job_seconds"] = float(bench["s"].iloc[0])
-        row["max_rss_mb"] = pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0]
+        if pd.isna(row.get("max_rss_mb", np.nan)):
+            row["max_rss_mb"] = pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0]
         rows.append(row)
     table = pd.DataFrame(rows)
     return _stable_order(table)
