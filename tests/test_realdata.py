@@ -1,5 +1,7 @@
 """Real-data steps: QC counts, PCs against a dense SVD, phenotype checks."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -153,6 +155,28 @@ def test_rank_inverse_normal():
     ranks = np.array([3.5, 5, 1, 3.5, 2])  # average ranks for the tie
     np.testing.assert_allclose(z, norm.ppf((ranks - 0.375) / 5.25))
     assert z[1] == z.max() and z[0] == z[3]  # order kept, ties equal, outlier tamed
+
+
+def test_fit_log_says_how_the_model_ended(tmp_path, capsys):
+    """The fit's log line (stderr) carries convergence, pve and, for the hybrid,
+    the start kept and the evidence of each start."""
+    from sparselmm.pipeline import fit_fold, write_folds
+
+    G, iids = make_fileset(tmp_path)
+    y = G[:, 20:30].astype(float) @ np.ones(10) + np.random.default_rng(0).normal(size=60)
+    pd.DataFrame({"iid": iids, "y": y}).to_csv(tmp_path / "p.tsv", sep="\t", index=False)
+    write_folds(tmp_path / "f.tsv", iids, 3, 0)
+    kw = dict(bed=tmp_path / "geno", phenotypes=tmp_path / "p.tsv", phenotype="y",
+              folds=tmp_path / "f.tsv", fold=0)
+    fit_fold(**kw, method="sparselmm", options={"max_iter": 1})
+    line = capsys.readouterr().err
+    assert line.startswith("sparselmm fit: converged=False n_iter=1 pve=") and " pi=" in line
+    fit_fold(**kw, method="hybrid", options={"start_margin": 0.0})
+    line = capsys.readouterr().err
+    assert line.startswith("hybrid fit: converged=") and "inference=vamp" in line
+    # p <= 1000: the two starts coincide and one runs
+    assert re.search(r"start=sparse start_evidence=\{sparse: \(-?[0-9.]+, (True|False)\)\}",
+                     line)
 
 
 def test_non_converged_fit_is_flagged_not_hidden(tmp_path):

@@ -10,6 +10,7 @@ File formats (all tab-separated, with a header):
 """
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -170,6 +171,7 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     model.fit(G_train, y[train], Ztr)
     pred = model.predict(G_test, Zte)
     seconds = time.perf_counter() - t0
+    print(f"{method} fit: {fit_summary(model)}", file=sys.stderr)
     cov_pred = covariate_fit(Ztr, y[train], Zte, int(test.sum()))
     metrics = heldout_metrics(y[test], pred, cov_pred)
     metrics.update(
@@ -183,6 +185,25 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     preds = pd.DataFrame({"iid": np.asarray(ids)[test], "fold": fold, "y": y[test],
                           "pred": pred, "pred_covariates": cov_pred})
     return preds, metrics, seconds
+
+
+# fitted attributes worth a line in a fit's log, where the model has them
+SUMMARY_ATTRIBUTES = ("converged_", "n_iter_", "pve_", "sigma2_e_", "pi_", "inference_",
+                      "damping_", "start_", "start_evidence_", "log_evidence_")
+
+
+def fit_summary(model):
+    """``name=value`` for each of :data:`SUMMARY_ATTRIBUTES` the model has."""
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            return f"{v:.6g}"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {fmt(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, tuple):
+            return "(" + ", ".join(map(fmt, v)) + ")"
+        return str(v)
+    return " ".join(f"{a.rstrip('_')}={fmt(getattr(model, a))}" for a in SUMMARY_ATTRIBUTES
+                    if getattr(model, a, None) is not None)
 
 
 def read_results(path):
