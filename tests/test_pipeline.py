@@ -56,3 +56,24 @@ def test_summary_without_the_baseline_leaves_differences_empty():
     t = sim_table()
     s = summarise(t[t.method == "hybrid"])
     assert s["diff"].isna().all() and len(s) == 1
+
+
+def test_timings_take_memory_from_the_fit_and_time_from_snakemake(tmp_path):
+    from sparselmm.pipeline import collect_timings
+
+    labels = "n_causal\th2\treplicate\tfold\tmethod"
+    (tmp_path / "new.tsv").write_text(f"{labels}\tfit_seconds\tmax_rss_mb\n"
+                                      "10\t0.5\t1\t0\thybrid\t2.5\t260.5\n")
+    # a timing file written before the fit recorded its own peak memory
+    (tmp_path / "old.tsv").write_text(f"{labels}\tfit_seconds\n10\t0.5\t1\t0\toracle\t0\n")
+    bench = "s\th:m:s\tmax_rss\tmax_vms\n{s}\t0:00:03\t{rss}\t900\n"
+    (tmp_path / "b_new.tsv").write_text(bench.format(s=3.7, rss=4.5))  # a missed sample
+    (tmp_path / "b_old.tsv").write_text(bench.format(s=0.9, rss=149.2))
+    table = collect_timings([tmp_path / "new.tsv", tmp_path / "old.tsv"],
+                            [tmp_path / "b_new.tsv", tmp_path / "b_old.tsv"])
+    got = table.set_index("method")
+    assert got.loc["hybrid", "max_rss_mb"] == 260.5 and got.loc["hybrid", "job_seconds"] == 3.7
+    assert got.loc["oracle", "max_rss_mb"] == 149.2 and got.loc["oracle", "job_seconds"] == 0.9
+    (tmp_path / "b_bad.tsv").write_text("seconds\n1\n")
+    with pytest.raises(ValueError, match="b_bad.tsv: not a Snakemake benchmark file"):
+        collect_timings([tmp_path / "new.tsv"], [tmp_path / "b_bad.tsv"])
