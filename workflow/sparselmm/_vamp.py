@@ -61,7 +61,8 @@ EM-VAMP can have two fixed points when the effects are many and weak: "no
 signal" (``pve`` ~ 0), reached from the sparse start, and the signal, reached
 from a more diffuse one. :class:`sparselmm.HybridLMM` therefore runs both
 starts (``multi_start``) and keeps the converged one with the higher
-:func:`log_evidence`.
+:func:`log_evidence`, leaving the sparse start only for a margin
+(``start_margin``).
 
 Only ``X r`` and ``X^T z`` on the int8 genotypes are used per iteration
 (:mod:`sparselmm._kernels`); the left singular vectors come from one

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _kernels, _vamp
 from ._design import build_design
-from .model import _LinearPredictor, _residuals, _xlogy_ratio
+from .model import _LinearPredictor, _residuals, _xlogy_ratio, default_pi
 
 
 def default_grid(p, n_components=20):
@@ -52,14 +52,14 @@ def spread_weights(n_components, slab):
 
 
 def default_weights(n_components, p):
-    """Start near the sparse end: the point mass keeps ``1 - min(0.01, 10/p)``
-    (SparseLMM's default ``pi``; 0.01 is :data:`DIFFUSE_SLAB`), the rest is
-    spread evenly over the normals.
+    """Start near the sparse end: the point mass keeps ``1 -``
+    :func:`sparselmm.model.default_pi` (SparseLMM's starting ``pi``), the rest
+    is spread evenly over the normals.
 
     With the default grid and ``p >= 1000`` the prior then puts about half of
     the phenotypic variance on the SNPs, as :class:`SparseLMM`'s start does.
     """
-    return spread_weights(n_components, min(DIFFUSE_SLAB, 10.0 / p))
+    return spread_weights(n_components, default_pi(p))
 
 
 class _MixState:
@@ -283,14 +283,16 @@ class HybridLMM(_LinearPredictor):
             warnings.warn("VAMP diverged at every damping; fitted by mean field instead "
                           "(inference_ = 'mean_field')", RuntimeWarning, stacklevel=3)
             return self._fit_mean_field(design, grid, pi, sigma2)
-        # a converged fit before one that is not; then the higher evidence, but
-        # the sparse start is left only for a clearly higher one
-        best = max(usable, key=lambda k: (usable[k].converged, usable[k].log_evidence))
-        sparse = usable.get("sparse")
-        if (best != "sparse" and sparse is not None and sparse.converged
-                and usable[best].log_evidence - sparse.log_evidence <= self.start_margin):
-            best = "sparse"
-        self.start_ = best
+
+        # a converged fit before one that is not; then the higher evidence, a
+        # converged sparse fit counting start_margin nats more (ties keep it:
+        # max returns the first, and the sparse start is the first)
+        def rank(k):
+            f = usable[k]
+            head_start = self.start_margin if k == "sparse" and f.converged else 0.0
+            return f.converged, f.log_evidence + head_start
+
+        self.start_ = max(usable, key=rank)
         self.start_evidence_ = {k: (None if f.diverged else float(f.log_evidence), f.converged)
                                 for k, f in fits.items()}
         st = usable[self.start_]

@@ -51,6 +51,12 @@ class _State:
                       self.sa, self.logodds, list(self.elbo))
 
 
+def default_pi(p):
+    """Starting share of SNPs with an effect: ``min(0.01, 10/p)`` (10 SNPs when
+    ``p`` is large; 1% when it is small)."""
+    return min(0.01, 10.0 / p)
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
@@ -360,7 +366,7 @@ class SparseLMM(_LinearPredictor):
         self._check_params()
         design = build_design(X, y, Z, standardize=self.standardize)
         n_active = max(int(design.active.sum()), 1)
-        pi0 = self.pi if self.pi is not None else min(0.01, 10.0 / n_active)
+        pi0 = self.pi if self.pi is not None else default_pi(n_active)
         opts = dict(estimate_sigma2_e=self.estimate_sigma2_e,
                     estimate_sigma2_b=self.estimate_sigma2_b,
                     max_iter=int(self.max_iter), tol=float(self.tol),
