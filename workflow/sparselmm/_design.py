@@ -210,3 +210,59 @@ def standardized_matvec(G, sentinel, mean, scale, b):
     out = np.zeros(G.shape[0])
     _kernels.matvec(G, sentinel, mean, scale, np.ascontiguousarray(b, dtype=np.float64), out)
     return out
+
+
+@dataclass
+class RowSubset:
+    """The projected design restricted to some rows (an inner CV training split).
+
+    Arrays keep all ``n`` rows: ``w`` is 1 on the rows in the subset and 0
+    elsewhere, ``Q`` (an orthonormal basis of ``[1, Z]`` on the subset) and
+    ``y_tilde`` are 0 outside it; ``C``, ``d`` and ``active`` are as in
+    :class:`Design`, computed over the subset's rows only.
+    """
+
+    w: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    C: np.ndarray
+    d: np.ndarray
+    active: np.ndarray
+    y_tilde: np.ndarray
+
+    @property
+    def n(self):
+        return int(self.w.sum())
+
+
+def row_subsets(design, masks):
+    """:class:`RowSubset` of ``design`` for each boolean row mask, in one pass.
+
+    The standardisation (means, scales) stays the design's: a subset's columns
+    are not re-centred or re-scaled, the subset's own intercept absorbs the
+    shift. Raises ValueError when ``[1, Z]`` is rank-deficient on a subset.
+    """
+    n, p = design.G.shape
+    parts = []
+    for mask in masks:
+        Qs, Rs = orthonormal_basis(design.Zfull[mask])
+        Q = np.zeros((n, Qs.shape[1]))
+        Q[mask] = Qs
+        y = np.where(mask, design.y, 0.0)
+        parts.append((mask.astype(np.float64), Q, Rs, y - Q @ (Q.T @ y)))
+    k = design.Zfull.shape[1]
+    Q_all = np.hstack([Q for _, Q, _, _ in parts])
+    W = np.column_stack([w for w, _, _, _ in parts])
+    C_all = np.empty((Q_all.shape[1], p))
+    ss = np.empty((len(parts), p))  # ||x_j||^2 over each subset's rows
+    for j0, j1, blk in standardised_blocks(design.G, design.sentinel, design.mean,
+                                           design.scale):
+        C_all[:, j0:j1] = Q_all.T @ blk
+        ss[:, j0:j1] = W.T @ (blk * blk)
+    out = []
+    for s, (w, Q, R, y_tilde) in enumerate(parts):
+        C = np.ascontiguousarray(C_all[s * k:(s + 1) * k])
+        d = np.maximum(ss[s] - np.einsum("ij,ij->j", C, C), 0.0)
+        active = design.active & (d > 1e-8 * ss[s])
+        out.append(RowSubset(w, Q, R, C, d, active, y_tilde))
+    return out

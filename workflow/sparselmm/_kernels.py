@@ -215,3 +215,136 @@ def rmatvec(G, sentinel, mean, scale, active, z, out):
     """``out = X^T z`` for the standardised X; 0 for SNPs outside ``active``."""
     for j in range(G.shape[1]):
         out[j] = column_dot(G, j, sentinel, mean[j], z) * scale[j] if active[j] else 0.0
+
+
+# -- penalised regression (Lasso / elastic net) ------------------------------------
+# A fit on a subset of the rows (an inner cross-validation split) uses row weights
+# ``w`` (1 in the fit, 0 outside) in every dot product, so the int8 matrix is never
+# copied. ``v`` then holds ``y~ - X b`` on the rows in the fit and ``-X b`` outside
+# (``y~`` is 0 there): the held-out part of ``X b`` comes for free.
+
+
+@njit(cache=True, nogil=True, fastmath=FAST, inline="always")
+def weighted_residual_dot(G, j, sentinel, mean, scale, C, u, v, w):
+    """``(P x_j)^T r`` with ``r = w * v + Q u`` (``Q`` is 0 outside the fit)."""
+    mj = mean[j]
+    acc = 0.0
+    for i in range(G.shape[0]):
+        g = G[i, j]
+        acc += (float(g) - mj) * v[i] * w[i] if g != sentinel else 0.0
+    acc *= scale[j]
+    for c in range(C.shape[0]):
+        acc += C[c, j] * u[c]
+    return acc
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
+def enet_epoch(G, sentinel, mean, scale, C, d, ws, w, v, u, b, l1, l2):
+    """One cyclic coordinate-descent pass over the SNPs ``ws`` (an index array).
+
+    Minimises ``||r||^2 / 2 + l1 ||b||_1 + l2 ||b||^2 / 2`` in ``b_j``, one SNP at a
+    time, with ``r`` the projected residual of the rows in the fit:
+    ``b_j <- S(x_j^T r + d_j b_j, l1) / (d_j + l2)`` (``S`` soft thresholding).
+    Updates ``b``, ``v`` (every row) and ``u`` in place. Returns the largest
+    decrease scale ``d_j (delta b_j)^2`` of the pass.
+    """
+    largest = 0.0
+    for t in range(ws.shape[0]):
+        j = ws[t]
+        bj = b[j]
+        z = weighted_residual_dot(G, j, sentinel, mean, scale, C, u, v, w) + d[j] * bj
+        if z > l1:
+            new = (z - l1) / (d[j] + l2)
+        elif z < -l1:
+            new = (z + l1) / (d[j] + l2)
+        else:
+            new = 0.0
+        delta = new - bj
+        if delta != 0.0:
+            b[j] = new
+            move_residual(G, j, sentinel, mean, scale, C, u, v, delta)
+            step = d[j] * delta * delta
+            if step > largest:
+                largest = step
+    return largest
+
+
+@njit(cache=True, nogil=True)
+def missing_calls(G, sentinel, n_missing):
+    """Rows of the missing calls, column by column (compressed: column ``j``'s
+    rows are ``rows[ptr[j]:ptr[j + 1]]``)."""
+    p = G.shape[1]
+    ptr = np.zeros(p + 1, dtype=np.int64)
+    for j in range(p):
+        ptr[j + 1] = ptr[j] + n_missing[j]
+    rows = np.empty(ptr[p], dtype=np.int64)
+    for j in range(p):
+        q = ptr[j]
+        if n_missing[j] > 0:
+            for i in range(G.shape[0]):
+                if G[i, j] == sentinel:
+                    rows[q] = i
+                    q += 1
+    return ptr, rows
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
+def correlations(G, sentinel, mean, scale, C, idx, ptr, rows, z, u, out):
+    """``out[t] = x_j^T z + C_j^T u`` for the SNPs ``j = idx[t]``.
+
+    With ``z = w * v`` this is ``(P x_j)^T r`` for ``r = w * v + Q u``. The loop
+    over rows runs on the raw dosages, ``sum_i g_ij z_i - m_j sum_i z_i``, and
+    the missing calls (listed by :func:`missing_calls`) are taken back out
+    afterwards: no test or subtraction per genotype, so it vectorises fully.
+    """
+    n = G.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += z[i]
+    for t in range(idx.shape[0]):
+        j = idx[t]
+        mj = mean[j]
+        acc = 0.0
+        for i in range(n):
+            acc += float(G[i, j]) * z[i]
+        acc -= mj * total
+        for q in range(ptr[j], ptr[j + 1]):  # a missing call counts as the mean: 0
+            acc -= (float(G[rows[q], j]) - mj) * z[rows[q]]
+        acc *= scale[j]
+        for c in range(C.shape[0]):
+            acc += C[c, j] * u[c]
+        out[t] = acc
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
+def gram_epoch(A, m, S, grad, b, l1, l2):
+    """One coordinate-descent pass over the positions ``S`` of a cached set of SNPs,
+    from their Gram matrix ``A[:m, :m]`` (of the projected columns) alone; ``A``
+    is passed whole (C-contiguous, its capacity may exceed ``m``) so that its
+    rows are unit-stride and the update vectorises.
+
+    ``grad = X^T r`` on the whole cache is kept exact: a change ``delta`` in
+    ``b_j`` moves it by ``-delta A[j, :]`` (``A`` is symmetric; rows are
+    contiguous). Same update and return value as :func:`enet_epoch`; a coordinate
+    costs ``m`` operations if it changes, one if not (instead of ``n``).
+    """
+    largest = 0.0
+    for t in range(S.shape[0]):
+        j = S[t]
+        ajj = A[j, j]
+        z = grad[j] + ajj * b[j]
+        if z > l1:
+            new = (z - l1) / (ajj + l2)
+        elif z < -l1:
+            new = (z + l1) / (ajj + l2)
+        else:
+            new = 0.0
+        delta = new - b[j]
+        if delta != 0.0:
+            b[j] = new
+            for k in range(m):
+                grad[k] -= delta * A[j, k]
+            step = ajj * delta * delta
+            if step > largest:
+                largest = step
+    return largest

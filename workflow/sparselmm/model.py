@@ -184,7 +184,8 @@ class _LinearPredictor(_Params):
     def _finish(self, design, b):
         """Store the standardisation and map effects back to the original scale."""
         b = np.where(design.active, b, 0.0)
-        self.pip_ = np.where(design.active, self.pip_, 0.0)
+        if hasattr(self, "pip_"):
+            self.pip_ = np.where(design.active, self.pip_, 0.0)
         self.n_features_in_ = design.G.shape[1]
         self._mean = design.mean
         self._scale = design.scale
