@@ -1,11 +1,13 @@
-"""Baselines: ridge/GBLUP against a direct solve, the Lasso against scikit-learn."""
+"""Baselines: ridge/GBLUP against a direct solve; one monomorphic rule everywhere.
+
+(The Lasso and the elastic net: tests/test_penalised.py.)
+"""
 
 import numpy as np
 import pytest
 import reference
 from conftest import simulate_small
 
-from sparselmm.baselines import ProjectedLassoCV
 from sparselmm.ridge import RidgeREML
 
 
@@ -59,61 +61,17 @@ def test_ridge_without_signal_is_at_the_bound_not_failed():
     assert m.pve_ < 1e-3
 
 
-def test_lasso_celer_and_sklearn_paths_agree(small_data):
-    G, y, Z, _, _ = small_data
-    a = ProjectedLassoCV(solver="celer", tol=1e-8, n_alphas=15).fit(G, y, Z)
-    b = ProjectedLassoCV(solver="sklearn", tol=1e-8, n_alphas=15).fit(G, y, Z)
-    assert a.alpha_ == b.alpha_
-    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4)
-    np.testing.assert_allclose(a.predict(G, Z), b.predict(G, Z), atol=1e-3)
-
-
-def test_elastic_net_celer_and_sklearn_paths_agree(small_data):
-    from sparselmm.baselines import ProjectedElasticNetCV
-
-    G, y, Z, _, _ = small_data
-    a = ProjectedElasticNetCV(solver="celer", tol=1e-8, n_alphas=15, l1_ratio=0.3).fit(G, y, Z)
-    b = ProjectedElasticNetCV(solver="sklearn", tol=1e-8, n_alphas=15, l1_ratio=0.3).fit(G, y, Z)
-    assert a.alpha_ == b.alpha_
-    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4)
-
-
-def test_lasso_matches_sklearn_lasso_with_unpenalised_covariates(small_data):
-    # projecting Z out gives the same SNP effects as leaving Z unpenalised
-    from sklearn.linear_model import Lasso
-
-    G, y, Z, _, _ = small_data
-    m = ProjectedLassoCV(tol=1e-10, n_alphas=10).fit(G, y, Z)
-    Xt, yt, _ = reference.projected(G, y, Z)
-    ref = Lasso(alpha=m.alpha_, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(Xt, yt)
-    np.testing.assert_allclose(m.coef_ * G.std(0), ref.coef_, atol=1e-5)
-
-
-@pytest.mark.parametrize("solver", ["celer", "sklearn"])
-def test_elastic_net_matches_sklearn_with_unpenalised_covariates(small_data, solver):
-    from sklearn.linear_model import ElasticNet
-
-    from sparselmm.baselines import ProjectedElasticNetCV
-
-    G, y, Z, _, _ = small_data
-    m = ProjectedElasticNetCV(l1_ratio=0.5, tol=1e-10, n_alphas=10, solver=solver).fit(G, y, Z)
-    Xt, yt, _ = reference.projected(G, y, Z)
-    ref = ElasticNet(alpha=m.alpha_, l1_ratio=0.5, fit_intercept=False, tol=1e-12,
-                     max_iter=100_000).fit(Xt, yt)
-    np.testing.assert_allclose(m.coef_ * G.std(0), ref.coef_, atol=1e-5)
-    assert m.alphas_[0] == pytest.approx(np.abs(Xt.T @ yt).max() / (len(y) * 0.5))
-
-
 def test_one_monomorphic_rule_everywhere():
-    # the dense copy of the Lasso, the variational models' design and the PCs
-    # all use _design.inverse_sd: a column constant up to rounding gets scale 0
+    # the design of every model (variational, ridge, Lasso) and the PCs all use
+    # _design.inverse_sd: a column constant up to rounding gets scale 0
     from sparselmm._design import build_design, inverse_sd
-    from sparselmm.baselines import _standardised_dense
+    from sparselmm.penalised import ProjectedLassoCV
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3)) + 2.0
     X[:, 1] = 1.7 + 1e-13 * rng.normal(size=50)
     expected = [1 / X[:, 0].std(), 0.0, 1 / X[:, 2].std()]
     np.testing.assert_allclose(inverse_sd(X.mean(0), X.std(0)), expected)
-    np.testing.assert_allclose(_standardised_dense(X)[3], expected)
-    np.testing.assert_allclose(build_design(X, rng.normal(size=50), None).scale, expected)
+    y = X[:, 0] + rng.normal(size=50)
+    np.testing.assert_allclose(build_design(X, y, None).scale, expected)
+    assert ProjectedLassoCV(n_alphas=5).fit(X, y).coef_[1] == 0.0

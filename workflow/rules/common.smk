@@ -69,17 +69,27 @@ def genotype_mb(input):
 
 
 def fit_mem_mb(wildcards, input):
-    # sparselmm/hybrid/ridge keep int8 genotypes (train + test, about 1x); the
-    # Lasso and elastic net need dense float64 copies (about 8 bytes x 3 per genotype)
-    factor = 24 if wildcards.method in ("lasso", "elasticnet") else 2
-    return int(1000 + factor * genotype_mb(input))
+    # every method keeps the int8 genotypes (train + test, about 1x) plus per-fit
+    # working memory; measured at 5,123 x 319,147 (1.6 GB int8): Lasso 2.35 GiB,
+    # elastic net 2.40 GiB peak (bench/bench_realdata_fold.py). The dense solvers
+    # (lasso/elasticnet solver: sklearn or celer) need about 24 bytes per genotype.
+    dense = config.get(wildcards.method, {}).get("solver", "cd") != "cd"
+    return int(1000 + (24 if dense else 2) * genotype_mb(input))
+
+
+# MB of int8 genotypes per minute of a fit's runtime budget (default 20). The
+# hybrid (VAMP) runs two starts of up to max_iter iterations, each two passes over
+# the genotypes, and restarts with more damping under strong LD. The Lasso and
+# elastic net (int8 solver) took 3 min for 1.6 GB of genotypes (5,123 x 319,147,
+# bench/bench_realdata_fold.py): 100 MB/min leaves an eightfold margin.
+RUNTIME_MB_PER_MIN = {"hybrid": 4, "lasso": 100, "elasticnet": 100}
 
 
 def fit_runtime(wildcards, input):
-    # minutes: generous for the default sizes, scaled with the genotype volume;
-    # the hybrid (VAMP) runs two starts of up to max_iter iterations, each two
-    # passes over the genotypes, and restarts with more damping under strong LD
-    per_mb = 4 if wildcards.method == "hybrid" else 20
+    # minutes: generous for the default sizes, scaled with the genotype volume
+    per_mb = RUNTIME_MB_PER_MIN.get(wildcards.method, 20)
+    if config.get(wildcards.method, {}).get("solver", "cd") != "cd":
+        per_mb = 20  # the dense solvers
     return int(10 + genotype_mb(input) / per_mb)
 
 

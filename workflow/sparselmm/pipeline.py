@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from . import plink
-from .baselines import Oracle, ProjectedElasticNetCV, ProjectedLassoCV
-from .hybrid import HybridLMM
+from .baselines import Oracle
 from .cv import assign_folds, covariate_fit, heldout_metrics
+from .hybrid import HybridLMM
 from .model import SparseLMM
+from .penalised import ProjectedElasticNetCV, ProjectedLassoCV
 from .simulate import simulate
 
 METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "oracle")
