@@ -131,10 +131,17 @@ class Design:
     active: np.ndarray  # bool, SNPs that enter the model
     y: np.ndarray
     y_tilde: np.ndarray  # P y
+    # rows of the missing calls per SNP (_kernels.missing_calls), filled on first use
+    missing: tuple = None
 
     @property
     def n(self):
         return self.G.shape[0]
+
+    def missing_calls(self):
+        if self.missing is None:
+            self.missing = _kernels.missing_calls(self.G, self.sentinel, self.n_missing)
+        return self.missing
 
     @property
     def n_eff(self):
@@ -225,10 +232,14 @@ class RowSubset:
     w: np.ndarray
     Q: np.ndarray
     R: np.ndarray
-    C: np.ndarray
+    Ct: np.ndarray  # C^T (p x k): each SNP's projections contiguous
     d: np.ndarray
     active: np.ndarray
     y_tilde: np.ndarray
+
+    @property
+    def C(self):
+        return self.Ct.T
 
     @property
     def n(self):
@@ -261,8 +272,8 @@ def row_subsets(design, masks):
         ss[:, j0:j1] = W.T @ (blk * blk)
     out = []
     for s, (w, Q, R, y_tilde) in enumerate(parts):
-        C = np.ascontiguousarray(C_all[s * k:(s + 1) * k])
-        d = np.maximum(ss[s] - np.einsum("ij,ij->j", C, C), 0.0)
+        Ct = np.ascontiguousarray(C_all[s * k:(s + 1) * k].T)
+        d = np.maximum(ss[s] - np.einsum("ij,ij->i", Ct, Ct), 0.0)
         active = design.active & (d > 1e-8 * ss[s])
-        out.append(RowSubset(w, Q, R, C, d, active, y_tilde))
+        out.append(RowSubset(w, Q, R, Ct, d, active, y_tilde))
     return out

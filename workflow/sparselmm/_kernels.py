@@ -288,32 +288,54 @@ def missing_calls(G, sentinel, n_missing):
     return ptr, rows
 
 
+@njit(cache=True, nogil=True, fastmath=FAST, inline="always")
+def _finish_correlation(G, j, acc, total, mean, scale, Ct, ptr, rows, z, u):
+    """``x_j^T z + C_j^T u`` from ``acc = sum_i g_ij z_i`` over every row."""
+    mj = mean[j]
+    acc -= mj * total
+    for q in range(ptr[j], ptr[j + 1]):  # a missing call counts as the mean: 0
+        acc -= (float(G[rows[q], j]) - mj) * z[rows[q]]
+    acc *= scale[j]
+    for c in range(Ct.shape[1]):
+        acc += Ct[j, c] * u[c]
+    return acc
+
+
 @njit(cache=True, nogil=True, fastmath=FAST)
-def correlations(G, sentinel, mean, scale, C, idx, ptr, rows, z, u, out):
-    """``out[t] = x_j^T z + C_j^T u`` for the SNPs ``j = idx[t]``.
+def correlations(G, mean, scale, Ct, idx, ptr, rows, z, u, out):
+    """``out[t] = x_j^T z + C_j^T u`` for the SNPs ``j = idx[t]`` (``Ct = C^T``,
+    p x k, so that ``C_j`` is contiguous).
 
     With ``z = w * v`` this is ``(P x_j)^T r`` for ``r = w * v + Q u``. The loop
     over rows runs on the raw dosages, ``sum_i g_ij z_i - m_j sum_i z_i``, and
     the missing calls (listed by :func:`missing_calls`) are taken back out
-    afterwards: no test or subtraction per genotype, so it vectorises fully.
+    afterwards: no test or subtraction per genotype, so it vectorises fully;
+    two columns share each load of ``z``.
     """
     n = G.shape[0]
     total = 0.0
     for i in range(n):
         total += z[i]
-    for t in range(idx.shape[0]):
-        j = idx[t]
-        mj = mean[j]
-        acc = 0.0
+    T = idx.shape[0]
+    t = 0
+    while t + 1 < T:
+        j0 = idx[t]
+        j1 = idx[t + 1]
+        a0 = 0.0
+        a1 = 0.0
         for i in range(n):
-            acc += float(G[i, j]) * z[i]
-        acc -= mj * total
-        for q in range(ptr[j], ptr[j + 1]):  # a missing call counts as the mean: 0
-            acc -= (float(G[rows[q], j]) - mj) * z[rows[q]]
-        acc *= scale[j]
-        for c in range(C.shape[0]):
-            acc += C[c, j] * u[c]
-        out[t] = acc
+            zi = z[i]
+            a0 += float(G[i, j0]) * zi
+            a1 += float(G[i, j1]) * zi
+        out[t] = _finish_correlation(G, j0, a0, total, mean, scale, Ct, ptr, rows, z, u)
+        out[t + 1] = _finish_correlation(G, j1, a1, total, mean, scale, Ct, ptr, rows, z, u)
+        t += 2
+    if t < T:
+        j0 = idx[t]
+        a0 = 0.0
+        for i in range(n):
+            a0 += float(G[i, j0]) * z[i]
+        out[t] = _finish_correlation(G, j0, a0, total, mean, scale, Ct, ptr, rows, z, u)
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
