@@ -59,19 +59,13 @@ print(json.dumps({"wall": time.perf_counter() - t,
 
 READ = """
 import sys, time
-from numba import njit
+sys.path.insert(0, sys.argv[2])
+from bench_sparselmm import _stream
 from sparselmm.plink import read_genotypes
 t = time.perf_counter(); G = read_genotypes(sys.argv[1] + "/geno"); read = time.perf_counter() - t
-@njit
-def stream(G):
-    total = 0
-    for j in range(G.shape[1]):
-        for i in range(G.shape[0]):
-            total += G[i, j]
-    return total
 G = G[: 4 * G.shape[0] // 5]  # the training fold's size
-stream(G[:10, :10])
-t = time.perf_counter(); stream(G); print(read, time.perf_counter() - t)
+_stream(G[:10, :10])
+t = time.perf_counter(); _stream(G); print(read, time.perf_counter() - t)
 """
 
 # options per method: the workflow's defaults (config.yaml), verbose where available
@@ -96,8 +90,10 @@ def main(workdir=None, *methods):
         del G
         print(f"wrote {N:,} x {P:,} fileset to {tmp} in {time.perf_counter() - t:.0f} s",
               flush=True)
-    read, stream = map(float, subprocess.run([sys.executable, "-c", READ, str(tmp)], check=True,
-                                             capture_output=True, text=True).stdout.split())
+    here = str(Path(__file__).resolve().parent)
+    read, stream = map(float, subprocess.run([sys.executable, "-c", READ, str(tmp), here],
+                                             check=True, capture_output=True,
+                                             text=True).stdout.split())
     print(f"reading the whole .bed once: {read:.1f} s; streaming the training fold's int8 "
           f"matrix once: {stream:.2f} s")
     for method in (m for m in methods if m != "pcs"):

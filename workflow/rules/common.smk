@@ -80,8 +80,8 @@ def fit_mem_mb(wildcards, input):
 # MB of int8 genotypes per minute of a fit's runtime budget (default 20). The
 # hybrid (VAMP) runs two starts of up to max_iter iterations, each two passes over
 # the genotypes, and restarts with more damping under strong LD. The Lasso and
-# elastic net (int8 solver) took 3 min for 1.6 GB of genotypes (5,123 x 319,147,
-# bench/bench_realdata_fold.py): 100 MB/min leaves an eightfold margin.
+# elastic net (int8 solver) took about 2 min for 1.6 GB of genotypes (5,123 x 319,147,
+# bench/bench_realdata_fold.py): 100 MB/min leaves a tenfold margin.
 RUNTIME_MB_PER_MIN = {"hybrid": 4, "lasso": 100, "elasticnet": 100}
 
 
