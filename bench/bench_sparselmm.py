@@ -71,7 +71,8 @@ def kernel_sweep_seconds(design, repeat=3):
     def run():
         v, u = _residuals(design, alpha * mu)
         _kernels.sweep(design.G, design.sentinel, design.mean, design.scale, design.C, design.d,
-                       design.active, v, u, alpha.copy(), mu.copy(), s2.copy(), 1.0, 0.01, -6.0)
+                       np.flatnonzero(design.active), v, u, alpha.copy(), mu.copy(), s2.copy(),
+                       1.0, 0.01, -6.0)
 
     run()  # compile
     return best_of(run, repeat)

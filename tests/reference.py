@@ -34,10 +34,11 @@ def complement_basis(Z, n):
     return full[:, Zf.shape[1]:n]
 
 
-def sweep(Xt, yt, alpha, mu, s2, sigma2, sa, logodds):
-    """One coordinate pass with the residual recomputed densely each time."""
+def sweep(Xt, yt, alpha, mu, s2, sigma2, sa, logodds, order=None):
+    """One coordinate pass (SNPs in ``order``, default all in index order) with
+    the residual recomputed densely each time."""
     alpha, mu, s2 = alpha.copy(), mu.copy(), s2.copy()
-    for j in range(Xt.shape[1]):
+    for j in range(Xt.shape[1]) if order is None else order:
         dj = Xt[:, j] @ Xt[:, j]
         b = alpha * mu
         b[j] = 0.0

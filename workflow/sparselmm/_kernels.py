@@ -129,17 +129,17 @@ def move_residual(G, j, sentinel, mean, scale, C, u, v, delta):
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
-def sweep(G, sentinel, mean, scale, C, d, active, v, u, alpha, mu, s2,
+def sweep(G, sentinel, mean, scale, C, d, order, v, u, alpha, mu, s2,
           sigma2, sa, logodds):
-    """One coordinate-ascent pass over the active SNPs, in order.
+    """One coordinate-ascent pass over the SNPs ``order`` (an index array), in
+    that order.
 
     Updates ``alpha, mu, s2`` (variational parameters), ``v`` and ``u`` in
     place. Returns the largest absolute change in ``alpha``.
     """
     max_change = 0.0
-    for j in range(G.shape[1]):
-        if not active[j]:
-            continue
+    for t in range(order.shape[0]):
+        j = order[t]
         xr = residual_dot(G, j, sentinel, mean, scale, C, u, v)
         b_old = alpha[j] * mu[j]
         dj = d[j]

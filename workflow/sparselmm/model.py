@@ -26,6 +26,7 @@ from . import _kernels
 from ._design import build_design, check_genotypes, covariate_matrix, standardized_matvec
 
 PI_MODES = ("em", "grid", "fixed")
+ORDERS = ("marginal", "index")
 # a grid point whose ELBO stays this far below the best has importance
 # weight below exp(-20) ~ 2e-9 and is not iterated to convergence
 NEGLIGIBLE = 20.0
@@ -55,6 +56,42 @@ def default_pi(p):
     """Starting share of SNPs with an effect: ``min(0.01, 10/p)`` (10 SNPs when
     ``p`` is large; 1% when it is small)."""
     return min(0.01, 10.0 / p)
+
+
+# |z| of a SNP's marginal association above which it is visited first (``"marginal"``)
+LEAD_Z = 3.0
+
+
+def update_order(design, how="marginal"):
+    """The SNPs in the model, in the order the coordinate updates visit them.
+
+    ``"index"``: as they come in ``X``. ``"marginal"``: first the SNPs whose
+    marginal association with the phenotype after the covariates reaches
+    ``|z| >= LEAD_Z`` (``z = sqrt(n') r``, ``r`` the correlation of ``P x_j``
+    with ``P y``), strongest first, then the rest as they come in ``X``.
+
+    Mean field settles on one SNP of a group in LD and keeps it: visited in
+    file order, the first SNP of a haplotype that tags a causal variant takes
+    the signal, and better proxies later in the file never enter (on GEUVADIS
+    genes with strong cis-eQTLs this stopped 20-40 nats of ELBO short).
+    Visiting the strongest associations first lets the lead SNP in, and the
+    others then compete only for what it leaves. The SNPs without marginal
+    signal keep file order, so a sweep still streams through memory (a fully
+    shuffled order made sweeps 1.7x slower at 5,123 x 319,147).
+    """
+    snps = np.flatnonzero(design.active)
+    if how == "index":
+        return snps
+    if how != "marginal":
+        raise ValueError(f"order must be one of {ORDERS}, got {how!r}")
+    xty = np.empty(design.G.shape[1])
+    _kernels.rmatvec(design.G, design.sentinel, design.mean, design.scale, design.active,
+                     design.y_tilde, xty)
+    yy = float(design.y_tilde @ design.y_tilde)
+    z = np.abs(xty[snps]) / np.sqrt(design.d[snps] * yy) * math.sqrt(design.n_eff)
+    lead = z >= LEAD_Z
+    first = snps[lead][np.argsort(-z[lead], kind="stable")]
+    return np.concatenate([first, snps[~lead]])
 
 
 def _sigmoid(x):
@@ -96,10 +133,11 @@ def _residuals(design, b):
     return design.y_tilde - xb, u
 
 
-def _run(design, st, *, estimate_sigma2_e, estimate_sigma2_b, estimate_pi, max_iter, tol,
-         elbo_tol, abandon_below=None, verbose=False, label=""):
-    """Coordinate ascent + M-steps until ``max |d alpha| < tol`` or the ELBO
-    rises by less than ``elbo_tol`` relative; updates ``st``.
+def _run(design, st, *, order, estimate_sigma2_e, estimate_sigma2_b, estimate_pi, max_iter,
+         tol, elbo_tol, abandon_below=None, verbose=False, label=""):
+    """Coordinate ascent (SNPs visited in ``order``) + M-steps until
+    ``max |d alpha| < tol`` or the ELBO rises by less than ``elbo_tol`` relative;
+    updates ``st``.
 
     ``abandon_below``: stop early (``st.abandoned``) once the ELBO, extrapolated
     geometrically from its last two increments, stays below this value; used on
@@ -113,7 +151,7 @@ def _run(design, st, *, estimate_sigma2_e, estimate_sigma2_b, estimate_pi, max_i
     t0 = time.perf_counter()
     for it in range(1, max_iter + 1):
         change = _kernels.sweep(design.G, design.sentinel, design.mean, design.scale,
-                                design.C, design.d, a, v, u, st.alpha, st.mu, st.s2,
+                                design.C, design.d, order, v, u, st.alpha, st.mu, st.s2,
                                 st.sigma2, st.sa, st.logodds)
         al, mu, s2 = st.alpha[a], st.mu[a], st.s2[a]
         sum_alpha = float(al.sum())
@@ -251,6 +289,10 @@ class SparseLMM(_LinearPredictor):
         ``log10(pi / (1 - pi))`` values for ``pi_mode="grid"``. Default
         ``n_grid`` points evenly spaced on ``[-log10(p), -1]``.
     n_grid : int, default=20
+    order : {"marginal", "index"}, default="marginal"
+        Order of the coordinate updates within a sweep: by decreasing marginal
+        association with the phenotype (see :func:`update_order`; on real
+        genotypes with LD it reaches a higher ELBO) or as the SNPs come in ``X``.
     sigma2_e, sigma2_b : float, optional
         Initial (or, with ``estimate_* = False``, fixed) residual variance and
         scaled slab variance. Defaults: the variance of the projected phenotype,
@@ -306,7 +348,7 @@ class SparseLMM(_LinearPredictor):
     Xiao, "Sparse Linear Mixed Model" (2019).
     """
 
-    def __init__(self, *, pi_mode="em", pi=None, logodds_grid=None, n_grid=20,
+    def __init__(self, *, pi_mode="em", pi=None, logodds_grid=None, n_grid=20, order="marginal",
                  sigma2_e=None, sigma2_b=None, estimate_sigma2_e=True,
                  estimate_sigma2_b=True, standardize=True, max_iter=1000, tol=1e-4,
                  elbo_tol=1e-8, n_jobs=1, verbose=False):
@@ -314,6 +356,7 @@ class SparseLMM(_LinearPredictor):
         self.pi = pi
         self.logodds_grid = logodds_grid
         self.n_grid = n_grid
+        self.order = order
         self.sigma2_e = sigma2_e
         self.sigma2_b = sigma2_b
         self.estimate_sigma2_e = estimate_sigma2_e
@@ -329,6 +372,8 @@ class SparseLMM(_LinearPredictor):
     def _check_params(self):
         if self.pi_mode not in PI_MODES:
             raise ValueError(f"pi_mode must be one of {PI_MODES}, got {self.pi_mode!r}")
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
         if self.pi is not None and not 0 < self.pi < 1:
             raise ValueError(f"pi must lie in (0, 1), got {self.pi}")
         for name in ("sigma2_e", "sigma2_b"):
@@ -368,7 +413,8 @@ class SparseLMM(_LinearPredictor):
         design = build_design(X, y, Z, standardize=self.standardize)
         n_active = max(int(design.active.sum()), 1)
         pi0 = self.pi if self.pi is not None else default_pi(n_active)
-        opts = dict(estimate_sigma2_e=self.estimate_sigma2_e,
+        opts = dict(order=update_order(design, self.order),
+                    estimate_sigma2_e=self.estimate_sigma2_e,
                     estimate_sigma2_b=self.estimate_sigma2_b,
                     max_iter=int(self.max_iter), tol=float(self.tol),
                     elbo_tol=float(self.elbo_tol))
