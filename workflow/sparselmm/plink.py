@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 from bed_reader import open_bed, to_bed
 
+from .tables import Samples, sample_keys
+
 
 def write_bed_props(prefix, genotypes, properties):
     """Write int8 dosages with bed-reader metadata (fid, iid, sid, ...)."""
@@ -41,8 +43,9 @@ def fileset(prefix):
     return files
 
 
-def _ids(path, column, what):
-    """One whitespace-separated column of a .fam/.bim, checking field counts."""
+def _ids(path, columns, what):
+    """Whitespace-separated columns of a .fam/.bim (joined by a space), checking
+    field counts and that the IDs are unique."""
     want = 6
     ids = []
     with open(path) as fh:
@@ -53,11 +56,11 @@ def _ids(path, column, what):
             if len(fields) != want:
                 raise ValueError(f"{path}, line {lineno}: expected {want} fields, "
                                  f"found {len(fields)}")
-            ids.append(fields[column])
+            ids.append(" ".join(fields[c] for c in columns))
     seen = set()
     for lineno, i in enumerate(ids, 1):
         if i in seen:
-            raise ValueError(f"{path}: duplicate {what} ID {i!r} (line {lineno})")
+            raise ValueError(f"{path}: duplicate {what} {i!r} (line {lineno})")
         seen.add(i)
     return ids
 
@@ -68,8 +71,9 @@ def check_fileset(prefix):
     Returns ``(n_samples, n_snps)``.
     """
     files = fileset(prefix)
-    iids = _ids(files["fam"], 1, "sample")
-    sids = _ids(files["bim"], 1, "SNP")
+    # family data sets may repeat an IID across families: (FID, IID) must be unique
+    iids = _ids(files["fam"], (0, 1), "sample (FID IID)")
+    sids = _ids(files["bim"], (1,), "SNP ID")
     n, p = len(iids), len(sids)
     if n == 0 or p == 0:
         raise ValueError(f"{files['fam'] if n == 0 else files['bim']} is empty")
@@ -92,9 +96,17 @@ def open_fileset(prefix):
 
 
 def read_samples(prefix):
-    """Sample IDs (the .fam IID column) as strings."""
+    """The key each sample is matched by, as strings: the .fam's IID, or where the
+    .fam repeats an IID across families, ``"FID IID"`` for every sample (see
+    :mod:`sparselmm.tables`)."""
     with open_fileset(prefix) as bed:
-        return np.asarray(bed.iid, dtype=str)
+        return np.asarray(sample_keys(bed.fid, bed.iid), dtype=str)
+
+
+def read_fam(prefix):
+    """The .fam's samples (:class:`sparselmm.tables.Samples`)."""
+    with open_fileset(prefix) as bed:
+        return Samples(bed.fid, bed.iid, fileset(prefix)["fam"])
 
 
 def read_genotypes(prefix, rows=None):
