@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from sparselmm import plink, realdata
-from sparselmm.pipeline import real_fold_table, select_phenotypes
+from sparselmm.pipeline import real_fold_table
+from sparselmm.tables import Samples, prepare_phenotypes
 
 
 def make_fileset(tmp_path, n=60, p=200, seed=0):
@@ -89,19 +90,21 @@ def write_pheno(path, rows):
     [
         ({"iid": ["a", "b", "c", "d"], "y": [1, 2, 3, 4]}, ["z"], "z listed in config.yaml"),
         ({"iid": ["a", "b", "c", "d"], "y": [1, "x", 3, 4]}, ["y"],
-         "non-numeric phenotype value 'x' in column 'y' for sample 'b'"),
+         "line 3: non-numeric phenotype value 'x' in column 'y' for sample 'b'"),
         ({"iid": ["a", "b", "c", "d"], "y": [2, 2, 2, 2]}, ["y"], "'y' is constant"),
         ({"iid": ["a", "b", "c", "d"], "y": [None] * 4}, ["y"], "missing for every"),
         ({"iid": ["q", "r", "s", "t"], "y": [1, 2, 3, 4]}, ["y"], "no sample ID in common"),
-        ({"iid": ["a", "a", "c", "d"], "y": [1, 2, 3, 4]}, ["y"], "duplicate sample ID 'a'"),
+        ({"iid": ["a", "a", "c", "d"], "y": [1, 2, 3, 4]}, ["y"], "line 3: sample 'a' appears twice"),
         ({"iid": ["a", "b", "c", "d"], "y": [1, 2, 3, 4]}, ["y"], "too few"),
     ],
 )
-def test_select_phenotypes_rejects_bad_tables(tmp_path, rows, requested, message):
+def test_prepare_phenotypes_rejects_bad_tables(tmp_path, rows, requested, message):
     write_pheno(tmp_path / "p.tsv", rows)
+    samples = Samples(["a", "b", "c", "d"], ["a", "b", "c", "d"])
     with pytest.raises(ValueError, match=message) as err:
-        select_phenotypes(tmp_path / "p.tsv", ["a", "b", "c", "d"], requested, folds=3)
+        prepare_phenotypes(tmp_path / "p.tsv", samples, requested, 3, tmp_path / "out.tsv")
     assert "p.tsv" in str(err.value)
+    assert not (tmp_path / "out.tsv").exists()
 
 
 def test_folds_drop_samples_missing_that_phenotype_only(tmp_path):
@@ -110,13 +113,13 @@ def test_folds_drop_samples_missing_that_phenotype_only(tmp_path):
     y2 = np.where(np.arange(20) < 5, np.nan, 1.0 + np.arange(20))
     pd.DataFrame({"iid": iids, "y1": y1, "y2": y2}).to_csv(tmp_path / "p.tsv", sep="\t",
                                                            index=False)
-    pd.DataFrame({"iid": iids, "PC1": np.ones(20)}).to_csv(tmp_path / "c.tsv", sep="\t",
+    pd.DataFrame({"iid": iids, "PC1": np.random.default_rng(0).normal(size=20)}).to_csv(tmp_path / "c.tsv", sep="\t",
                                                           index=False)
-    assert select_phenotypes(tmp_path / "p.tsv", iids, "all", 5) == ["y1", "y2"]
-    assert real_fold_table(tmp_path / "p.tsv", "y1", iids, tmp_path / "c.tsv", 5, 1,
-                           tmp_path / "f1.tsv") == 20
-    assert real_fold_table(tmp_path / "p.tsv", "y2", iids, tmp_path / "c.tsv", 5, 1,
-                           tmp_path / "f2.tsv") == 15
+    table = tmp_path / "checked.tsv"
+    assert prepare_phenotypes(tmp_path / "p.tsv", Samples(iids, iids), "all", 5, table) == [
+        "y1", "y2"]
+    assert real_fold_table(table, "y1", iids, tmp_path / "c.tsv", 5, 1, tmp_path / "f1.tsv") == 20
+    assert real_fold_table(table, "y2", iids, tmp_path / "c.tsv", 5, 1, tmp_path / "f2.tsv") == 15
     folds = pd.read_csv(tmp_path / "f2.tsv", sep="\t")
     assert sorted(folds["fold"].value_counts()) == [3] * 5
 
@@ -132,7 +135,7 @@ def test_folds_drop_samples_missing_that_phenotype_only(tmp_path):
         (lambda d: (d / "geno.bed").write_bytes(b"abc" + (d / "geno.bed").read_bytes()[3:]),
          "not a SNP-major PLINK 1 .bed"),
         (lambda d: (d / "geno.fam").write_text((d / "geno.fam").read_text().replace("s1 s1", "s0 s0")),
-         "duplicate sample ID 's0'"),
+         "duplicate sample \\(FID IID\\) 's0 s0'"),
         (lambda d: (d / "geno.bim").write_text((d / "geno.bim").read_text().replace("rs7\t", "rs6\t")),
          "duplicate SNP ID 'rs6' \\(line 8\\)"),
         (lambda d: (d / "geno.bim").write_text("1 rs0 0 1 A\n"), r"geno\.bim, line 1: expected 6"),
@@ -195,11 +198,10 @@ def test_non_converged_fit_is_flagged_not_hidden(tmp_path):
 
 
 def test_non_numeric_covariate_is_named(tmp_path):
-    from sparselmm.pipeline import numeric_columns, read_table
+    from sparselmm.tables import user_covariates
 
     pd.DataFrame({"iid": ["a", "b"], "age": [31, "unknown"]}).to_csv(tmp_path / "c.tsv", sep="\t",
                                                                      index=False)
-    with pytest.raises(ValueError, match="c.tsv: non-numeric covariate value 'unknown' in "
-                                         "column 'age' for sample 'b'"):
-        numeric_columns(read_table(tmp_path / "c.tsv", "covariate"), tmp_path / "c.tsv",
-                        "covariate")
+    with pytest.raises(ValueError, match="c.tsv, line 3: non-numeric covariate value 'unknown' "
+                                         "in column 'age' for sample 'b'"):
+        user_covariates(tmp_path / "c.tsv", Samples(["a", "b"], ["a", "b"]))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -343,3 +344,152 @@ def test_geuvadis_default_data_is_prepared(tmp_path):
     assert "snps_in 85485" in qc_log and "samples 358" in qc_log
     cov = pd.read_csv(wd / "results/realdata/covariates.tsv", sep="\t")
     assert cov.shape == (358, 11) and cov["iid"].iloc[0] == "HG00096"
+
+
+# -- user tables as people have them (PLINK phenotype files, missing and redundant
+#    covariates, family data), checked before any fit job --------------------------
+REAL_ONLY = ("results/tables/real_r2.tsv",)
+
+
+def real_run(tmp_path, config=USER, edit=None, check=True):
+    wd = workdir(tmp_path, config)
+    user_data(wd)
+    if edit is not None:
+        edit(wd)
+    return wd, run(wd, *REAL_ONLY, check=check)
+
+
+def no_fit_ran(wd):
+    return not (wd / "results/realdata/fits").exists()
+
+
+def as_psam(wd):
+    """The phenotype table as PLINK 2 writes it: '#FID IID SEX ...', -9 missing."""
+    pheno = pd.read_csv(wd / "data/pheno.tsv", sep="\t")
+    rows = ["#FID\tIID\tSEX\tstrong\tnull"]
+    for _, r in pheno.iterrows():
+        values = ["-9" if pd.isna(v) else repr(float(v)) for v in (r.strong, r.null)]
+        rows.append("\t".join([r.iid, r.iid, "2", *values]))
+    (wd / "data/pheno.psam").write_text("\n".join(rows) + "\n")
+
+
+def test_plink2_phenotype_file_gives_the_same_results_as_tsv(tmp_path):
+    (tmp_path / "tsv").mkdir(), (tmp_path / "psam").mkdir()
+    tsv, _ = real_run(tmp_path / "tsv")
+    psam, _ = real_run(tmp_path / "psam", USER.replace("data/pheno.tsv", "data/pheno.psam"),
+                       as_psam)
+    a, b = (read_results(wd / "results/tables/real_r2.tsv") for wd in (tsv, psam))
+    assert set(b["phenotype"]) == {"strong", "null"}  # SEX is not a phenotype
+    pd.testing.assert_frame_equal(a, b)
+    log = (psam / "results/logs/phenotype_list.log").read_text()
+    assert "1 of 91 samples are not in" in log and "'null': 10 genotyped sample(s)" in log
+
+
+def messy_covariates(wd):
+    """A CSV with an empty cell, a copied column and a constant column."""
+    cov = pd.read_csv(wd / "data/covar.tsv", sep="\t")
+    cov["age"] = np.random.default_rng(5).normal(40, 10, len(cov)).round(1)
+    cov["age_copy"] = cov["age"]
+    cov["site"] = 1
+    cov["age"] = cov["age"].astype(object)
+    cov.loc[4, "age"] = ""
+    cov.to_csv(wd / "data/covar.csv", index=False)
+
+
+def test_missing_and_redundant_covariates_are_settled_by_the_covariate_rule(tmp_path):
+    wd, _ = real_run(tmp_path, USER.replace("data/covar.tsv", "data/covar.csv"), messy_covariates)
+    log = (wd / "results/logs/covariates.log").read_text()
+    assert "data/covar.csv: column 'age': 1 sample(s) with a missing covariate value left out " \
+           "(first: 'id4')" in log
+    assert "covariate column 'age_copy' dropped: a linear combination of 'age'" in log
+    assert "covariate column 'site' dropped: constant (1)" in log
+    cov = pd.read_csv(wd / "results/realdata/covariates.tsv", sep="\t")
+    assert list(cov.columns) == ["iid", "PC1", "PC2", "PC3", "sex", "age"] and len(cov) == 89
+    table = read_results(wd / "results/tables/real_r2.tsv")
+    strong = table[(table.phenotype == "strong") & (table.method == "sparselmm")]
+    assert strong["n_test"].sum() == 89 and "id4" not in pd.read_csv(
+        wd / "results/realdata/folds/strong.tsv", sep="\t")["iid"].tolist()
+
+
+def families(wd):
+    """Two families that reuse the same IIDs (id0..id44 in family A and in B)."""
+    fam = (wd / "data/geno.fam").read_text().splitlines()
+    lines = []
+    for k, line in enumerate(fam):
+        f = line.split()
+        f[0], f[1] = ("A" if k < 45 else "B"), f"id{k % 45}"
+        lines.append(" ".join(f))
+    (wd / "data/geno.fam").write_text("\n".join(lines) + "\n")
+    pheno = pd.read_csv(wd / "data/pheno.tsv", sep="\t").set_index("iid")
+    out = ["FID IID strong null"]
+    for k in range(90):
+        y = pheno.loc[f"id{k}"]
+        values = ["NA" if pd.isna(v) else repr(float(v)) for v in (y.strong, y.null)]
+        out.append(" ".join(["A" if k < 45 else "B", f"id{k % 45}", *values]))
+    (wd / "data/pheno.txt").write_text("\n".join(out) + "\n")
+    cov = pd.read_csv(wd / "data/covar.tsv", sep="\t")
+    cov.insert(0, "fid", ["A" if k < 45 else "B" for k in range(90)])
+    cov["iid"] = [f"id{k % 45}" for k in range(90)]
+    cov.to_csv(wd / "data/covar.tsv", sep="\t", index=False)
+
+
+def test_family_data_with_repeated_iids_is_matched_on_fid_and_iid(tmp_path):
+    # the TSV phenotype table has no FID: refused, naming the IID the .fam repeats
+    wd, proc = real_run(tmp_path, edit=families, check=False)
+    assert proc.returncode != 0 and no_fit_ran(wd)
+    log = (wd / "results/logs/phenotype_list.log").read_text()
+    assert "data/pheno.tsv: the genotypes' " in log and "repeats IID 'id0' (families 'A', 'B')" \
+        in log and "no FID column" in log
+    # the same phenotypes as a PLINK 1 file with FID and IID: every sample matched
+    (wd / "config.yaml").write_text(USER.replace("data/pheno.tsv", "data/pheno.txt"))
+    run(wd, *REAL_ONLY)
+    table = read_results(wd / "results/tables/real_r2.tsv")
+    sizes = table[table.method == "sparselmm"].groupby("phenotype")["n_test"].sum()
+    assert sizes["strong"] == 90 and sizes["null"] == 80
+    folds = pd.read_csv(wd / "results/realdata/folds/strong.tsv", sep="\t")
+    assert {"A id0", "B id0"} <= set(folds["iid"])
+    strong = table[(table.phenotype == "strong") & (table.method == "sparselmm")]
+    assert strong["r2_snp"].mean() > 0.5
+
+
+def bad_covariate_cell(wd):
+    cov = pd.read_csv(wd / "data/covar.tsv", sep="\t", dtype=str)
+    cov.loc[6, "sex"] = "female"
+    cov.to_csv(wd / "data/covar.tsv", sep="\t", index=False)
+
+
+def rare_covariate(wd):
+    cov = pd.read_csv(wd / "data/covar.tsv", sep="\t")
+    cov["rare"] = 0
+    cov.loc[[3], "rare"] = 1  # one carrier: constant in the training samples of its fold
+    cov.to_csv(wd / "data/covar.tsv", sep="\t", index=False)
+
+
+@pytest.mark.parametrize(
+    "edit,log,message",
+    [
+        (bad_covariate_cell, "covariates.log",
+         "data/covar.tsv, line 8: non-numeric covariate value 'female' in column 'sex' for "
+         "sample 'id6'"),
+        (rare_covariate, "real_folds/strong.log",
+         "covariate 'rare' is constant (0) in the training samples of fold"),
+    ],
+)
+def test_bad_user_tables_stop_the_run_before_any_fit(tmp_path, edit, log, message):
+    wd, proc = real_run(tmp_path, edit=edit, check=False)
+    assert proc.returncode != 0 and no_fit_ran(wd)
+    text = (wd / "results/logs" / log).read_text()
+    assert message in text
+    assert (wd / "results/realdata/genotypes/qc.bed").exists()  # computed outputs kept
+
+
+def test_unreadable_phenotype_header_fails_at_dag_construction(tmp_path):
+    wd = workdir(tmp_path, USER)
+    user_data(wd)
+    pheno = (wd / "data/pheno.tsv").read_text()
+    (wd / "data/pheno.tsv").write_text(pheno.replace("iid\t", "sample\t", 1))
+    proc = run(wd, "--dry-run", check=False)
+    assert proc.returncode != 0
+    assert "config.yaml realdata: data/pheno.tsv, line 1: expected a header line with an 'iid' " \
+           "column" in proc.stdout + proc.stderr
+    assert not (wd / "results").exists()

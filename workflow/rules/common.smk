@@ -112,19 +112,30 @@ def simulation_fits(wildcards=None):
 
 
 def check_phenotype_names():
-    """Fail at DAG construction when a listed phenotype is not in an existing table.
+    """Fail at DAG construction when an existing user table has no header this
+    workflow reads, or lacks a listed phenotype.
 
     (A table made by the workflow itself, like the GEUVADIS default, is checked
-    by the phenotype_list checkpoint, the first job that reads it.)
+    by the phenotype_list checkpoint, the first job that reads it; so is every
+    table when Snakemake runs outside the package's environment.)
     """
     table, wanted = REAL["phenotype_table"], REAL["phenotypes"]
-    if not REAL["enabled"] or wanted == "all" or not os.path.exists(table):
+    if not REAL["enabled"]:
         return
-    with open(table) as fh:
-        header = fh.readline().rstrip("\r\n").split("\t")
-    if "iid" not in header:
-        raise WorkflowError(f"{table}: the header has no 'iid' column: {header[:5]}")
-    absent = [w for w in wanted if w not in header]
+    try:
+        from sparselmm.tables import TableError, value_columns
+    except ImportError:
+        return
+    covariates = REAL["covariate_table"]
+    try:
+        if covariates and os.path.exists(covariates):
+            value_columns(covariates, "covariate")
+        if not os.path.exists(table):
+            return
+        columns = value_columns(table)
+    except TableError as err:
+        raise WorkflowError(f"config.yaml realdata: {err}")
+    absent = [w for w in ([] if wanted == "all" else wanted) if w not in columns]
     if absent:
         raise WorkflowError(
             f"config.yaml realdata.phenotypes: {', '.join(absent)} not among the columns of {table}"

@@ -37,7 +37,7 @@ rule fit_real:
         bed="results/realdata/genotypes/qc.bed",
         bim="results/realdata/genotypes/qc.bim",
         fam="results/realdata/genotypes/qc.fam",
-        phenotypes=config["realdata"]["phenotype_table"],
+        phenotypes="results/realdata/phenotypes.tsv",
         covariates="results/realdata/covariates.tsv",
         folds="results/realdata/folds/{phenotype}.tsv",
     output:

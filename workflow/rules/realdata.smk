@@ -109,7 +109,7 @@ rule covariates:
 rule real_folds:
     input:
         fam="results/realdata/genotypes/qc.fam",
-        phenotypes=config["realdata"]["phenotype_table"],
+        phenotypes="results/realdata/phenotypes.tsv",
         covariates="results/realdata/covariates.tsv",
     output:
         folds="results/realdata/folds/{phenotype}.tsv",
@@ -130,6 +130,7 @@ checkpoint phenotype_list:
         fam="results/realdata/genotypes/qc.fam",
     output:
         names="results/realdata/phenotypes.txt",
+        table="results/realdata/phenotypes.tsv",
     log:
         "results/logs/phenotype_list.log",
     conda:

@@ -7,12 +7,13 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(snakemake.threads)  # noqa: F821
 inp, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
 
-from sparselmm.pipeline import numeric_columns, read_table  # noqa: E402
+from sparselmm.plink import read_fam  # noqa: E402
 from sparselmm.realdata import write_covariates  # noqa: E402
+from sparselmm.tables import user_covariates  # noqa: E402
 
-extra = None
-if inp.user:
-    extra = numeric_columns(read_table(inp.user[0], "covariate"), inp.user[0], "covariate")
-tab = write_covariates(inp.bed[: -len(".bed")], out.table, n_pcs=params.n_pcs, seed=params.seed,
-                       extra=extra)
-print(f"{tab.shape[0]} samples x {tab.shape[1]} covariates", file=sys.stderr)
+prefix = inp.bed[: -len(".bed")]
+extra = user_covariates(inp.user[0], read_fam(prefix)) if inp.user else None
+tab = write_covariates(prefix, out.table, n_pcs=params.n_pcs, seed=params.seed, extra=extra,
+                       source=inp.user[0] if inp.user else None)
+print(f"{tab.shape[0]} samples x {tab.shape[1]} covariates: {', '.join(tab.columns)}",
+      file=sys.stderr)

@@ -24,6 +24,7 @@ from .hybrid import HybridLMM
 from .model import SparseLMM
 from .penalised import ProjectedElasticNetCV, ProjectedLassoCV
 from .simulate import simulate
+from .tables import MISSING, redundant_columns
 
 METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "oracle")
 
@@ -62,11 +63,6 @@ def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, inter
 def write_folds(path, iids, k, seed):
     folds = assign_folds(len(iids), k, seed)
     pd.DataFrame({"iid": iids, "fold": folds}).to_csv(path, sep="\t", index=False)
-
-
-# cells read as missing in value columns (never in ID or name columns, so a
-# sample "NA" or a phenotype called "null" stays what it is)
-MISSING = ["", "NA", "NaN", "nan", "N/A", "NULL", "null", "."]
 
 
 def _read_tsv(path, text_columns):
@@ -302,53 +298,24 @@ def collect_timings(timings, benchmarks):
 
 
 # -- real data --------------------------------------------------------------------
-MIN_SAMPLES_PER_FOLD = 2
-
-
-def numeric_columns(df, path, what):
-    """Check every column is numeric; name the first offending cell if not."""
-    for col in df.columns:
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() & df[col].notna()
-        if bad.any():
-            iid = bad[bad].index[0]
-            raise ValueError(f"{path}: non-numeric {what} value {df.at[iid, col]!r} in column "
-                             f"{col!r} for sample {iid!r}")
-        df[col] = values.astype(float)
-    return df
-
-
-def select_phenotypes(table, fam_iids, requested, folds):
-    """Validate the requested phenotype columns; return their names."""
-    pheno = read_table(table, "phenotype")
-    names = list(map(str, pheno.columns)) if requested == "all" else list(requested)
-    absent = [c for c in names if c not in pheno.columns]
-    if absent:
-        raise ValueError(f"{table}: phenotype(s) {', '.join(absent)} listed in config.yaml "
-                         f"are not columns of the table")
-    pheno = numeric_columns(pheno[names].copy(), table, "phenotype")
-    common = pheno.index.intersection(pd.Index(fam_iids))
-    if len(common) == 0:
-        raise ValueError(f"{table}: no sample ID in common with the genotype .fam file "
-                         f"(first IDs: table {list(pheno.index[:3])}, .fam {list(fam_iids[:3])})")
-    for name in names:
-        y = pheno.loc[common, name].dropna()
-        if y.empty:
-            raise ValueError(f"{table}: phenotype {name!r} is missing for every genotyped sample")
-        if y.nunique() < 2:
-            raise ValueError(f"{table}: phenotype {name!r} is constant ({y.iloc[0]!r})")
-        if len(y) < MIN_SAMPLES_PER_FOLD * folds:
-            raise ValueError(f"{table}: phenotype {name!r} has {len(y)} genotyped samples, too few "
-                             f"for {folds}-fold cross-validation")
-    return names
-
-
 def real_fold_table(phenotypes, phenotype, fam_iids, covariates, k, seed, out):
-    """Folds for one phenotype over samples genotyped, phenotyped and with covariates."""
-    pheno = numeric_columns(read_table(phenotypes, "phenotype")[[phenotype]], phenotypes,
-                            "phenotype")
+    """Folds for one phenotype over samples genotyped, phenotyped and with covariates.
+
+    ``phenotypes`` is the workflow's checked table (:func:`sparselmm.tables.prepare_phenotypes`).
+    Fails here, before any fit, when a covariate does not vary in the training samples
+    of a fold (a rare category), naming the column, phenotype and fold.
+    """
+    pheno = read_table(phenotypes, "phenotype")[[phenotype]]
     keep = pheno[phenotype].dropna().index
-    cov_ids = read_table(covariates, "covariate").index
-    iids = [i for i in fam_iids if i in keep and i in cov_ids]
-    write_folds(out, iids, k, seed)
+    cov = read_table(covariates, "covariate")
+    iids = [i for i in fam_iids if i in keep and i in cov.index]
+    folds = assign_folds(len(iids), k, seed)
+    Z = cov.loc[iids].to_numpy(dtype=float)
+    for fold in range(k):
+        train = Z[folds != fold]
+        for name, why in redundant_columns(train, list(cov.columns), 0):
+            raise ValueError(f"{covariates}: covariate {name!r} is {why} in the training samples "
+                             f"of fold {fold} of phenotype {phenotype!r}; with so few samples "
+                             f"carrying it, drop or merge that covariate")
+    pd.DataFrame({"iid": iids, "fold": folds}).to_csv(out, sep="\t", index=False)
     return len(iids)

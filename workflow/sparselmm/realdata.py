@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import _kernels, plink
 from ._design import inverse_sd, standardised_blocks
+from .tables import redundant_columns
 
 SENTINEL = np.int8(_kernels.INT8_MISSING)
 
@@ -123,18 +124,32 @@ def genotype_pcs(G, k, *, seed=0, oversample=10, n_power=4):
     return U * s[:k], s[:k]
 
 
-def write_covariates(prefix, out_tsv, *, n_pcs, seed=0, extra=None):
-    """Genotype PCs (plus optional user covariate columns) as a covariate TSV."""
+def write_covariates(prefix, out_tsv, *, n_pcs, seed=0, extra=None, source=None,
+                     log=sys.stderr):
+    """Genotype PCs (plus optional user covariate columns) as a covariate TSV.
+
+    ``extra``: the user's covariates keyed like the .fam (complete samples only,
+    :func:`sparselmm.tables.user_covariates`), read from ``source``. A user column
+    that is constant or a linear combination of the intercept, the PCs and the user
+    columns before it is dropped with a warning naming it in ``log``: the span of
+    the covariates, and so every fit and prediction, is the same without it.
+    """
     with plink.open_fileset(prefix) as bed:
-        iids = np.asarray(bed.iid, dtype=str)
+        keys = np.asarray(plink.sample_keys(bed.fid, bed.iid), dtype=str)
         G = bed.read(dtype="int8", order="F")
-    tab = pd.DataFrame(index=pd.Index(iids, name="iid"))
+    tab = pd.DataFrame(index=pd.Index(keys, name="iid"))
     if n_pcs > 0:
         scores, _ = genotype_pcs(G, n_pcs, seed=seed)
         for c in range(n_pcs):
             tab[f"PC{c + 1}"] = scores[:, c]
     if extra is not None:
         tab = tab.join(extra, how="inner")
+        if tab.empty:
+            raise ValueError(f"{source}: no sample with complete covariates is genotyped")
+        for name, why in redundant_columns(tab.to_numpy(dtype=float), list(tab.columns), n_pcs):
+            print(f"WARNING {source}: covariate column {name!r} dropped: {why} (the intercept, "
+                  f"PCs and other columns span the same space without it)", file=log)
+            tab = tab.drop(columns=name)
     tab.to_csv(out_tsv, sep="\t", float_format="%.10g")
     return tab
 
