@@ -118,6 +118,38 @@ def rank_inverse_normal(y):
 TRANSFORMS = {"none": None, "rank_inverse_normal": rank_inverse_normal}
 
 
+def phenotype_samples(bed, phenotypes, phenotype, covariates=None, transform="none",
+                      within=None):
+    """The samples a fit of ``phenotype`` uses, in .fam order: genotyped, with the
+    phenotype, with covariates (where given) and in ``within`` (where given).
+
+    Returns ``(ids, rows, y, Z)``: sample keys, their .fam rows, the phenotype
+    (transformed) and the covariate matrix (None without covariates).
+    """
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown phenotype transform {transform!r}; choose from "
+                         f"{', '.join(TRANSFORMS)}")
+    fam = plink.read_samples(bed)
+    pheno = read_table(phenotypes, "phenotype")
+    if phenotype not in pheno.columns:
+        raise ValueError(f"{phenotypes}: no phenotype column {phenotype!r} "
+                         f"(columns: {', '.join(map(str, pheno.columns))})")
+    y_all = pheno[phenotype]
+    ids = [i for i in fam if i in y_all.index and pd.notna(y_all[i])
+           and (within is None or i in within)]
+    cov = None
+    if covariates is not None:
+        cov_tab = read_table(covariates, "covariate")
+        ids = [i for i in ids if i in cov_tab.index]
+        cov = cov_tab.loc[ids].to_numpy(dtype=float)
+    pos = {iid: k for k, iid in enumerate(fam)}
+    rows = np.array([pos[i] for i in ids], dtype=np.int64)
+    y = y_all.loc[ids].to_numpy(dtype=float)
+    if TRANSFORMS[transform] is not None:
+        y = TRANSFORMS[transform](y)
+    return ids, rows, y, cov
+
+
 def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
              covariates=None, truth=None, transform="none"):
     """Fit ``method`` on all folds but ``fold`` and predict ``fold``.
@@ -130,29 +162,11 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     ``"rank_inverse_normal"``) is applied to the phenotype of those samples
     before the split; it uses the phenotype values only, never the genotypes.
     """
-    if transform not in TRANSFORMS:
-        raise ValueError(f"unknown phenotype transform {transform!r}; choose from "
-                         f"{', '.join(TRANSFORMS)}")
-    fam = plink.read_samples(bed)
-    pheno = read_table(phenotypes, "phenotype")
-    if phenotype not in pheno.columns:
-        raise ValueError(f"{phenotypes}: no phenotype column {phenotype!r} "
-                         f"(columns: {', '.join(map(str, pheno.columns))})")
-    y_all = pheno[phenotype]
     fold_tab = read_table(folds, "fold")["fold"]
-    ids = [i for i in fam if i in fold_tab.index and i in y_all.index and pd.notna(y_all[i])]
-    cov = None
-    if covariates is not None:
-        cov_tab = read_table(covariates, "covariate")
-        ids = [i for i in ids if i in cov_tab.index]
-        cov = cov_tab.loc[ids].to_numpy(dtype=float)
-    pos = {iid: k for k, iid in enumerate(fam)}
-    rows = np.array([pos[i] for i in ids])
+    ids, rows, y, cov = phenotype_samples(bed, phenotypes, phenotype, covariates, transform,
+                                          within=fold_tab.index)
     f = fold_tab.loc[ids].to_numpy()
     train, test = f != fold, f == fold
-    y = y_all.loc[ids].to_numpy(dtype=float)
-    if TRANSFORMS[transform] is not None:
-        y = TRANSFORMS[transform](y)
     # read the two parts separately: no second in-memory copy of the genotypes
     G_train = plink.read_genotypes(bed, rows=rows[train])
     G_test = plink.read_genotypes(bed, rows=rows[test])

@@ -1,0 +1,206 @@
+"""Trained models: final fits, PLINK 2 --score and PrediXcan files, scoring a cohort."""
+
+import io
+import json
+import shutil
+import sqlite3
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparselmm import plink
+from sparselmm.export import final_fit, match_snps, read_bim, score_cohort, write_predixcan_db
+
+N, P = 150, 400
+BASES = np.array(list("ACGT"))
+
+
+def cohort(tmp_path, seed=0):
+    """GEUVADIS-like data: real-looking SNP IDs and alleles, missing calls, PCs-like
+    covariates, a phenotype with a few strong SNPs; written as the workflow's files."""
+    rng = np.random.default_rng(seed)
+    G = rng.binomial(2, rng.uniform(0.05, 0.5, P), size=(N, P)).astype(np.int8)
+    G[rng.random((N, P)) < 0.01] = -127
+    pairs = np.array([rng.choice(BASES, 2, replace=False) for _ in range(P)])
+    iids = [f"HG{i:05d}" for i in range(N)]
+    snps = [f"22_{16_000_000 + 137 * j}" for j in range(P)]
+    props = {"fid": iids, "iid": iids, "sid": snps, "chromosome": ["22"] * P,
+             "bp_position": [16_000_000 + 137 * j for j in range(P)],
+             "allele_1": list(pairs[:, 0]), "allele_2": list(pairs[:, 1])}
+    plink.write_bed_props(tmp_path / "train", G, props)
+    X = np.where(G == -127, 0, G).astype(float)
+    y = X[:, [3, 50, 200]] @ [1.5, -1.2, 1.0] + 0.7 * rng.normal(size=N)
+    Z = rng.normal(size=(N, 2))
+    y += Z @ [0.3, -0.2]
+    pd.DataFrame({"iid": iids, "expr": y}).to_csv(tmp_path / "pheno.tsv", sep="\t", index=False)
+    pd.DataFrame({"iid": iids, "PC1": Z[:, 0], "PC2": Z[:, 1]}).to_csv(
+        tmp_path / "cov.tsv", sep="\t", index=False)
+    return G, props, y, Z
+
+
+def fit(tmp_path, method, **kw):
+    return final_fit(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv", phenotype="expr",
+                     covariates=tmp_path / "cov.tsv", method=method, options=kw,
+                     transform="none", out=tmp_path / method, log=io.StringIO())
+
+
+def reshuffled(tmp_path, G, props, name, *, seed=1, drop=(), missing=0.02):
+    """Another fileset of the same people: SNPs reordered, some with A1/A2 swapped (their
+    dosages counting the other allele), some SNPs left out, other missing calls."""
+    rng = np.random.default_rng(seed)
+    keep = np.setdiff1d(np.arange(P), drop)
+    order = rng.permutation(keep)
+    H = G[:, order].copy()
+    swap = rng.random(order.size) < 0.3
+    miss = H == -127
+    H[:, swap] = 2 - H[:, swap]
+    H[miss] = -127
+    H[rng.random(H.shape) < missing] = -127
+    a1 = np.array(props["allele_1"])[order]
+    a2 = np.array(props["allele_2"])[order]
+    new = dict(props, sid=list(np.array(props["sid"])[order]),
+               chromosome=list(np.array(props["chromosome"])[order]),
+               bp_position=list(np.array(props["bp_position"])[order]),
+               allele_1=list(np.where(swap, a2, a1)), allele_2=list(np.where(swap, a1, a2)))
+    plink.write_bed_props(tmp_path / name, H, new)
+    # the cohort's genotypes as counts of the model's A1, columns in model order
+    back = np.full(G.shape, -127, dtype=np.int8)
+    for k, j in enumerate(order):
+        col = H[:, k].copy()
+        if swap[k]:
+            col = np.where(col == -127, -127, 2 - col).astype(np.int8)
+        back[:, j] = col
+    return back, int(swap.sum())
+
+
+@pytest.mark.parametrize("method", ["sparselmm", "lasso"])
+def test_model_files_reproduce_predict(tmp_path, method):
+    G, props, y, Z = cohort(tmp_path)
+    model, info = fit(tmp_path, method)
+    w = pd.read_csv(tmp_path / f"{method}.weights.tsv", sep="\t", dtype={"snp": str})
+    assert list(w["snp"]) == props["sid"] and list(w["a1"]) == props["allele_1"]
+    X = np.where(G == -127, w["a1_mean"].to_numpy(), G)
+    zc = np.array([info["covariates"][c] for c in ("PC1", "PC2")])
+    by_hand = info["intercept"] + Z @ zc + X @ w["weight"].to_numpy()
+    np.testing.assert_allclose(by_hand, model.predict(G, Z), atol=1e-8)
+    assert info["n_samples"] == N and info["hyperparameters"]["converged"] is True
+    score = pd.read_csv(tmp_path / f"{method}.score", sep="\t")
+    assert list(score.columns) == ["ID", "A1", "WEIGHT"]
+    assert len(score) == info["n_snps_in_model"] == int((w["weight"] != 0).sum())
+    if method == "lasso":
+        assert len(score) < P  # zero weights left out
+
+
+@pytest.mark.skipif(shutil.which("plink2") is None, reason="needs Debian's plink2")
+@pytest.mark.parametrize("method", ["sparselmm", "lasso"])
+def test_plink2_score_equals_predict(tmp_path, method):
+    G, props, y, Z = cohort(tmp_path)
+    model, _ = fit(tmp_path, method)
+    back, n_swapped = reshuffled(tmp_path, G, props, "other")
+    assert n_swapped > 50
+    out = tmp_path / "plink"
+    subprocess.run(["plink2", "--bfile", str(tmp_path / "other"), "--read-freq",
+                    str(tmp_path / f"{method}.afreq"), "--score", str(tmp_path / f"{method}.score"),
+                    "1", "2", "3", "header", "cols=+scoresums", "--out", str(out)],
+                   check=True, capture_output=True)
+    s = pd.read_csv(f"{out}.sscore", sep="\t")
+    plink_sum = s["SCORE1_SUM"].to_numpy()
+    w = pd.read_csv(tmp_path / f"{method}.weights.tsv", sep="\t")
+    # SCORE1_SUM = sum_j w_j x_j, missing calls at twice the .afreq frequency (the
+    # training mean): predict's SNP part plus the constant sum_j w_j a1_mean_j
+    ours = model.predict_genetic(back) + w["weight"] @ w["a1_mean"]
+    # plink2 prints 6 significant digits: equal up to half a unit in the 6th digit
+    half_unit = 0.5 * 10.0 ** (np.floor(np.log10(np.abs(plink_sum))) - 5)
+    assert np.all(np.abs(plink_sum - ours) <= half_unit * (1 + 1e-6)), np.max(
+        np.abs(plink_sum - ours) / half_unit)
+
+
+def test_predixcan_database(tmp_path):
+    G, props, y, Z = cohort(tmp_path)
+    models = {}
+    for gene, seed in (("ENSG00000172404.4", 0), ("ENSG00000273295.1", 1)):
+        pd.DataFrame({"iid": props["iid"], "expr": y + seed}).to_csv(tmp_path / "pheno.tsv",
+                                                                    sep="\t", index=False)
+        models[gene] = fit(tmp_path, "lasso")[0]
+        for ext in (".weights.tsv", ".json"):
+            shutil.copy(tmp_path / f"lasso{ext}", tmp_path / f"{gene}{ext}")
+    write_predixcan_db(tmp_path / "m.db", [(g, tmp_path / g) for g in models])
+    con = sqlite3.connect(tmp_path / "m.db")
+    cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in ("weights", "extra")}
+    assert cols["weights"] == ["rsid", "gene", "weight", "ref_allele", "eff_allele"]
+    assert cols["extra"][:2] == ["gene", "genename"]
+    assert {"n.snps.in.model", "pred.perf.R2", "pred.perf.pval"} <= set(cols["extra"])
+    bim = read_bim(tmp_path / "train").set_index("snp")
+    for gene, model in models.items():
+        rows = pd.read_sql("SELECT * FROM weights WHERE gene = ?", con, params=[gene])
+        col = bim.index.get_indexer(rows["rsid"])
+        assert (bim["a1"].to_numpy()[col] == rows["eff_allele"]).all()
+        assert (bim["a2"].to_numpy()[col] == rows["ref_allele"]).all()
+        n = con.execute('SELECT "n.snps.in.model" FROM extra WHERE gene = ?', [gene]).fetchone()
+        assert n[0] == len(rows) > 0
+        # the weights reproduce predict's SNP part (centred at the training means)
+        X = np.where(G == -127, model._mean, G)[:, col]
+        np.testing.assert_allclose(X @ rows["weight"] - model._mean[col] @ rows["weight"],
+                                   model.predict_genetic(G), atol=1e-8)
+    con.close()
+
+
+def test_scoring_a_cohort_with_absent_and_swapped_snps(tmp_path):
+    G, props, y, Z = cohort(tmp_path)
+    model, info = fit(tmp_path, "sparselmm")
+    drop = np.arange(0, P, 17)  # 24 model SNPs absent from the cohort
+    back, n_swapped = reshuffled(tmp_path, G, props, "cohort", drop=drop)
+    log = io.StringIO()
+    preds, counts = score_cohort(tmp_path / "cohort", [("expr", "sparselmm",
+                                                         tmp_path / "sparselmm")],
+                                 min_fraction=0.8, log=log)
+    row = counts.iloc[0]
+    assert (row.model_snps, row.matched, row.absent, row.flipped) == (P, P - drop.size,
+                                                                      drop.size, n_swapped)
+    assert row.missing_calls_imputed == int((np.delete(back, drop, axis=1) == -127).sum())
+    assert f"{P - drop.size} matched ({n_swapped} with A1/A2 swapped" in log.getvalue()
+    # absent SNPs count at the training mean, exactly like a missing call in predict
+    back[:, drop] = -127
+    np.testing.assert_allclose(preds["genetic_value"], model.predict_genetic(back), atol=1e-8)
+    zbar = np.tile(Z.mean(axis=0), (N, 1))
+    np.testing.assert_allclose(preds["prediction"], model.predict(back, zbar), atol=1e-8)
+    assert list(preds["iid"]) == props["iid"]
+    with pytest.raises(ValueError, match=f"only {P - drop.size} of the {P} SNPs of the "
+                                         "sparselmm model of 'expr'.*min_snp_fraction is 0.95"):
+        score_cohort(tmp_path / "cohort", [("expr", "sparselmm", tmp_path / "sparselmm")],
+                     min_fraction=0.95)
+
+
+def test_alleles_that_differ_are_not_scored():
+    w = pd.DataFrame({"snp": ["a", "b", "c", "d"], "a1": ["A", "C", "A", "G"],
+                      "a2": ["G", "T", "T", "C"]})
+    bim = pd.DataFrame({"snp": ["d", "c", "b", "x"], "a1": ["C", "A", "T", "A"],
+                        "a2": ["G", "G", "C", "G"]})
+    m = match_snps(w, bim)
+    assert list(m["status"]) == ["absent", "flipped", "alleles differ", "flipped"]
+    assert list(m["col"]) == [-1, 2, -1, 0]
+
+
+def test_cv_accuracy_in_the_model_file(tmp_path):
+    G, props, y, Z = cohort(tmp_path)
+    from sparselmm.pipeline import fit_fold, write_folds
+
+    write_folds(tmp_path / "folds.tsv", props["iid"], 3, 0)
+    metrics, preds = [], []
+    for k in range(3):
+        p, m, _ = fit_fold(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
+                           phenotype="expr", folds=tmp_path / "folds.tsv", fold=k,
+                           method="sparselmm", covariates=tmp_path / "cov.tsv")
+        preds.append(tmp_path / f"p{k}.tsv")
+        metrics.append(tmp_path / f"m{k}.tsv")
+        p.to_csv(preds[-1], sep="\t", index=False)
+        pd.DataFrame([m]).to_csv(metrics[-1], sep="\t", index=False)
+    _, info = final_fit(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
+                        phenotype="expr", covariates=tmp_path / "cov.tsv", method="sparselmm",
+                        options={}, transform="none", out=tmp_path / "m", cv_metrics=metrics,
+                        cv_predictions=preds, log=io.StringIO())
+    cv = json.loads((tmp_path / "m.json").read_text())["cv"]
+    assert cv == info["cv"] and cv["folds"] == 3 and cv["n"] == N
+    assert cv["r2_snp_mean"] > 0.3 and cv["pred_perf_pval"] < 1e-10

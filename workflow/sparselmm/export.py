@@ -1,0 +1,274 @@
+"""Trained models people can take away: a final fit on all samples, its weight files in
+the field's formats, and the scoring of another cohort.
+
+Files of one model (``results/models/{phenotype}/{method}.*``):
+
+* ``weights.tsv``: every SNP the model was fitted on: ``snp, chrom, pos, a1, a2,
+  weight, a1_mean[, pip]``. ``weight`` is the effect of one more copy of the .bim's A1
+  allele (column 5) on the phenotype as fitted (after ``phenotype_transform``);
+  ``a1_mean`` the mean A1 count in the training samples, which stands in for a
+  missing call.
+* ``score``: PLINK 2 ``--score`` file (``ID A1 WEIGHT``, SNPs with weight exactly 0
+  left out); ``afreq``: the training A1 frequencies as a PLINK 2 ``.afreq``
+  (``--read-freq``) so that PLINK mean-imputes missing calls exactly as the model does::
+
+      plink2 --bfile cohort --read-freq M.afreq --score M.score 1 2 3 header \\
+             cols=+scoresums no-mean-imputation   # (drop no-mean-imputation to impute)
+
+  ``SCORE1_SUM`` is then ``sum_j weight_j x_j`` over the SNPs found.
+* ``json``: what ``predict`` needs besides the weights (``intercept``: the phenotype
+  at A1 count 0 for every SNP and covariates 0; ``covariates``: name -> effect,
+  ``covariate_means``), the hyperparameters, the samples and SNPs counts, and the
+  cross-validated accuracy of this configuration.
+
+The model's prediction for a sample with genotypes ``x`` and covariates ``z`` is
+``intercept + sum_k z_k c_k + sum_j weight_j x_j`` (missing ``x_j`` = ``a1_mean_j``).
+"""
+
+import json
+import math
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import plink
+from ._kernels import INT8_MISSING
+from .pipeline import make_model, phenotype_samples, read_table
+
+# fitted values worth keeping with a model, where it has them
+HYPERPARAMETERS = ("pi_", "sigma2_e_", "sigma2_b_", "pve_", "weights_", "prior_var_", "alpha_",
+                   "l1_ratio", "delta_", "sigma2_g_", "inference_", "damping_", "n_iter_",
+                   "converged_", "n_nonzero_")
+
+
+def read_bim(prefix):
+    """The .bim as a table: chrom, snp, cm, pos, a1, a2 (IDs and alleles as text)."""
+    path = plink.fileset(prefix)["bim"]
+    return pd.read_csv(path, sep=r"\s+", header=None, dtype=str,
+                       names=["chrom", "snp", "cm", "pos", "a1", "a2"], keep_default_na=False)
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
+    if isinstance(v, (np.floating, float)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, (np.integer, np.bool_)):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def cv_accuracy(metrics, predictions):
+    """Cross-validated accuracy of one phenotype x method from its fold files.
+
+    ``r2_snp_mean``: the mean over folds of the held-out R^2 of the SNP part (the
+    results tables' measure); ``pred_perf_r2``, ``pred_perf_pval``: PrediXcan's
+    measure, the squared correlation between the held-out SNP part of the
+    prediction and the phenotype after the covariate fit, pooled over folds, with
+    the p-value of that correlation (t test, n - 2 degrees of freedom).
+    """
+    from scipy import stats
+
+    m = pd.concat([pd.read_csv(f, sep="\t") for f in metrics])
+    p = pd.concat([pd.read_csv(f, sep="\t") for f in predictions])
+    snp = p["pred"] - p["pred_covariates"]
+    resid = p["y"] - p["pred_covariates"]
+    if snp.std() > 0 and resid.std() > 0:
+        r, pval = stats.pearsonr(snp, resid)
+    else:
+        r, pval = 0.0, 1.0
+    return {"folds": int(len(m)), "r2_mean": float(m["r2"].mean()),
+            "r2_snp_mean": float(m["r2_snp"].mean()), "pred_perf_r2": float(r * r),
+            "pred_perf_pval": float(pval), "n": int(len(p))}
+
+
+def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
+              cv_metrics=(), cv_predictions=(), log=sys.stderr):
+    """Fit ``method`` on every sample of ``phenotype`` and write the model files
+    ``{out}.weights.tsv``, ``.score``, ``.afreq`` and ``.json``."""
+    ids, rows, y, Z = phenotype_samples(bed, phenotypes, phenotype, covariates, transform)
+    G = plink.read_genotypes(bed, rows=rows)
+    model = make_model(method, options).fit(G, y, Z)
+    bim = read_bim(bed)
+    weights = bim[["snp", "chrom", "pos", "a1", "a2"]].copy()
+    weights["weight"] = model.coef_
+    weights["a1_mean"] = model._mean
+    if hasattr(model, "pip_"):
+        weights["pip"] = model.pip_
+    out = str(out)
+    weights.to_csv(f"{out}.weights.tsv", sep="\t", index=False, float_format="%.12g")
+    used = weights[weights["weight"] != 0]
+    used[["snp", "a1", "weight"]].rename(columns={"snp": "ID", "a1": "A1", "weight": "WEIGHT"}) \
+        .to_csv(f"{out}.score", sep="\t", index=False, float_format="%.12g")
+    n_obs = 2 * (G[:, used.index.to_numpy()] != INT8_MISSING).sum(axis=0)
+    pd.DataFrame({"#CHROM": used["chrom"], "ID": used["snp"], "REF": used["a2"],
+                  "ALT": used["a1"], "ALT_FREQS": used["a1_mean"] / 2, "OBS_CT": n_obs}) \
+        .to_csv(f"{out}.afreq", sep="\t", index=False, float_format="%.12g")
+    names = [] if covariates is None else list(read_table(covariates, "covariate").columns)
+    info = {
+        "phenotype": phenotype, "method": method, "options": dict(options or {}),
+        "phenotype_transform": transform, "n_samples": len(ids), "n_snps": int(len(bim)),
+        "n_snps_in_model": int(len(used)),
+        "effect_allele": "A1 (column 5 of the .bim)",
+        "intercept": model.intercept_,
+        "covariates": dict(zip(names, model.covariate_coef_)),
+        "covariate_means": dict(zip(names, [] if Z is None else Z.mean(axis=0))),
+        "hyperparameters": {a.rstrip("_"): getattr(model, a) for a in HYPERPARAMETERS
+                            if getattr(model, a, None) is not None},
+        "cv": cv_accuracy(cv_metrics, cv_predictions) if cv_metrics else None,
+    }
+    Path(f"{out}.json").write_text(json.dumps(_jsonable(info), indent=1) + "\n")
+    print(f"{phenotype} / {method}: {len(ids)} samples, {len(used)} of {len(bim)} SNPs with a "
+          f"nonzero weight", file=log)
+    return model, info
+
+
+# -- PrediXcan / PredictDB ---------------------------------------------------------------
+def write_predixcan_db(path, models):
+    """A PrediXcan (PredictDB) model database from ``models``: ``(gene, prefix)`` pairs of
+    final fits. Tables ``weights`` (rsid, gene, weight, ref_allele, eff_allele; one row
+    per SNP with a nonzero weight; ``eff_allele`` is the allele counted, the .bim's A1)
+    and ``extra`` (gene, genename, n.snps.in.model, pred.perf.R2, pred.perf.pval,
+    pred.perf.qval: cross-validated, see :func:`cv_accuracy`; q-values by
+    Benjamini-Hochberg over the genes of the file)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    extra = []
+    con = sqlite3.connect(path)
+    try:
+        con.execute("CREATE TABLE weights (rsid TEXT, gene TEXT, weight DOUBLE, "
+                    "ref_allele CHARACTER, eff_allele CHARACTER)")
+        con.execute('CREATE TABLE extra (gene TEXT, genename TEXT, "n.snps.in.model" INTEGER, '
+                    '"pred.perf.R2" DOUBLE, "pred.perf.pval" DOUBLE, "pred.perf.qval" DOUBLE)')
+        for gene, prefix in models:
+            w = pd.read_csv(f"{prefix}.weights.tsv", sep="\t", dtype={"snp": str, "a1": str,
+                                                                    "a2": str})
+            w = w[w["weight"] != 0]
+            con.executemany("INSERT INTO weights VALUES (?, ?, ?, ?, ?)",
+                            zip(w["snp"], [gene] * len(w), w["weight"].astype(float),
+                                w["a2"], w["a1"]))
+            cv = json.loads(Path(f"{prefix}.json").read_text())["cv"] or {}
+            extra.append([gene, gene, int(len(w)), cv.get("pred_perf_r2"),
+                          cv.get("pred_perf_pval")])
+        pvals = np.array([e[4] if e[4] is not None else np.nan for e in extra], dtype=float)
+        qvals = _bh(pvals)
+        con.executemany("INSERT INTO extra VALUES (?, ?, ?, ?, ?, ?)",
+                        [e + [None if np.isnan(q) else float(q)] for e, q in zip(extra, qvals)])
+        for name, cols in (("weights_rsid", "weights (rsid)"), ("weights_gene", "weights (gene)"),
+                           ("weights_rsid_gene", "weights (rsid, gene)"),
+                           ("extra_gene", "extra (gene)")):
+            con.execute(f"CREATE INDEX {name} ON {cols}")
+        con.commit()
+    finally:
+        con.close()
+    return len(extra)
+
+
+def _bh(p):
+    """Benjamini-Hochberg q-values (NaN stays NaN)."""
+    q = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if ok.size:
+        order = ok[np.argsort(p[ok])]
+        ranked = p[order] * ok.size / np.arange(1, ok.size + 1)
+        q[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    return q
+
+
+# -- scoring another cohort ------------------------------------------------------------
+def match_snps(weights, bim):
+    """Where each model SNP is in a cohort's .bim and how its alleles compare.
+
+    Returns a DataFrame aligned with ``weights``: ``col`` (cohort column or -1) and
+    ``status``: ``same`` (A1/A2 as in the model), ``flipped`` (A1 and A2 swapped: the
+    cohort's dosage counts the other allele), ``absent`` (ID not in the cohort) or
+    ``alleles differ`` (other alleles; left out, as a strand flip cannot be told
+    from a different variant for A/T and C/G SNPs).
+    """
+    where = pd.Series(np.arange(len(bim)), index=bim["snp"].to_numpy())
+    where = where[~where.index.duplicated(keep=False)]  # an ID listed twice is ambiguous
+    col = weights["snp"].map(where)
+    found = col.notna().to_numpy()
+    c = col.fillna(0).astype(np.int64).to_numpy()
+    a1, a2 = bim["a1"].to_numpy()[c], bim["a2"].to_numpy()[c]
+    same = found & (a1 == weights["a1"].to_numpy()) & (a2 == weights["a2"].to_numpy())
+    flip = found & (a1 == weights["a2"].to_numpy()) & (a2 == weights["a1"].to_numpy())
+    status = np.where(~found, "absent", np.where(same, "same", np.where(flip, "flipped",
+                                                                        "alleles differ")))
+    return pd.DataFrame({"col": np.where(same | flip, c, -1), "status": status},
+                        index=weights.index)
+
+
+def score_cohort(prefix, models, *, min_fraction, log=sys.stderr):
+    """Predicted phenotypes of the samples of the PLINK fileset ``prefix`` under each of
+    ``models`` (``(phenotype, method, model prefix)``).
+
+    SNPs are matched by ID and alleles (:func:`match_snps`); a missing call, or a model
+    SNP absent from the cohort, counts at the training mean ``a1_mean``. Columns:
+    ``snp_score`` = ``sum weight_j x_j`` over the SNPs found (PLINK 2's ``SCORE1_SUM``
+    with the model's ``.afreq``); ``genetic_value`` = ``sum weight_j (x_j - a1_mean_j)``,
+    the SNP part of ``predict``; ``prediction`` = the phenotype predicted at the
+    training samples' mean covariates. A model with fewer than ``min_fraction`` of its
+    SNPs (nonzero weight) found is refused, with the counts. Returns
+    ``(predictions, matching)`` tables.
+    """
+    bim = read_bim(prefix)
+    with plink.open_fileset(prefix) as bed:
+        fids, iids = np.asarray(bed.fid, dtype=str), np.asarray(bed.iid, dtype=str)
+    preds, counts = [], []
+    for phenotype, method, mprefix in models:
+        w = pd.read_csv(f"{mprefix}.weights.tsv", sep="\t",
+                        dtype={"snp": str, "a1": str, "a2": str, "chrom": str})
+        w = w[w["weight"] != 0].reset_index(drop=True)
+        info = json.loads(Path(f"{mprefix}.json").read_text())
+        m = match_snps(w, bim)
+        n_found = int((m["col"] >= 0).sum())
+        row = {"phenotype": phenotype, "method": method, "model_snps": len(w),
+               "matched": n_found, "flipped": int((m["status"] == "flipped").sum()),
+               "absent": int((m["status"] == "absent").sum()),
+               "alleles_differ": int((m["status"] == "alleles differ").sum())}
+        if len(w) and n_found < min_fraction * len(w):
+            raise ValueError(
+                f"{prefix}: only {n_found} of the {len(w)} SNPs of the {method} model of "
+                f"{phenotype!r} are in this cohort with matching alleles ({row['absent']} "
+                f"absent, {row['alleles_differ']} with other alleles); scoring.min_snp_fraction "
+                f"is {min_fraction}. Check that the SNP IDs follow the same convention as the "
+                f"training .bim (e.g. rsIDs vs chr_pos)")
+        ok = np.flatnonzero(m["col"].to_numpy() >= 0)
+        cols = m["col"].to_numpy()[ok]
+        order = np.argsort(cols, kind="stable")
+        G = _columns(prefix, cols[order])
+        x = np.empty(G.shape, dtype=float)
+        x[:] = G
+        mean = w["a1_mean"].to_numpy()[ok][order]
+        flip = (m["status"].to_numpy()[ok][order] == "flipped")
+        x[:, flip] = 2.0 - x[:, flip]
+        miss = G == INT8_MISSING
+        x[miss] = np.broadcast_to(mean, x.shape)[miss]
+        weight = w["weight"].to_numpy()[ok][order]
+        snp_score = x @ weight
+        genetic = (x - mean) @ weight
+        covs = info.get("covariates") or {}
+        base = info["intercept"] + float(w["weight"] @ w["a1_mean"]) + sum(
+            c * info["covariate_means"][k] for k, c in covs.items())
+        row["missing_calls_imputed"] = int(miss.sum())
+        counts.append(row)
+        print(f"{phenotype} / {method}: {row['model_snps']} model SNPs: {row['matched']} "
+              f"matched ({row['flipped']} with A1/A2 swapped, scored on the other allele), "
+              f"{row['absent']} absent, {row['alleles_differ']} with other alleles; "
+              f"{row['missing_calls_imputed']} missing calls at the training mean", file=log)
+        preds.append(pd.DataFrame({"fid": fids, "iid": iids, "phenotype": phenotype,
+                                   "method": method, "prediction": base + genetic,
+                                   "genetic_value": genetic, "snp_score": snp_score}))
+    return pd.concat(preds, ignore_index=True), pd.DataFrame(counts)
+
+
+def _columns(prefix, cols):
+    with plink.open_fileset(prefix) as bed:
+        return bed.read(index=np.s_[:, np.asarray(cols, dtype=np.int64)], dtype="int8",
+                        order="F")
