@@ -15,9 +15,11 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/realdata.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/models.smk"
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+        main_job_models,

@@ -1,5 +1,6 @@
 """End-to-end runs of the Snakemake workflow on tiny configs."""
 
+import json
 import os
 import shutil
 import re
@@ -493,3 +494,63 @@ def test_unreadable_phenotype_header_fails_at_dag_construction(tmp_path):
     assert "config.yaml realdata: data/pheno.tsv, line 1: expected a header line with an 'iid' " \
            "column" in proc.stdout + proc.stderr
     assert not (wd / "results").exists()
+
+
+# -- trained models and scoring another cohort ---------------------------------------
+def test_models_and_scoring_another_cohort(tmp_path):
+    import sqlite3
+
+    from sparselmm import plink
+
+    config = USER + "models:\n  predixcan: true\n"
+    wd = workdir(tmp_path, config)
+    user_data(wd)
+    run(wd, "models")
+    for method in ("sparselmm", "lasso"):
+        for ext in (".weights.tsv", ".score", ".afreq", ".json"):
+            assert (wd / f"results/models/strong/{method}{ext}").exists()
+    info = json.loads((wd / "results/models/strong/sparselmm.json").read_text())
+    assert info["n_samples"] == 90 and info["cv"]["folds"] == 3
+    assert info["cv"]["r2_snp_mean"] > 0.5 and set(info["covariates"]) == {"PC1", "PC2", "PC3",
+                                                                           "sex"}
+    con = sqlite3.connect(wd / "results/models/predixcan/lasso.db")
+    genes = [r[0] for r in con.execute("SELECT gene FROM extra ORDER BY gene")]
+    assert genes == ["null", "strong"]
+    con.close()
+    # another cohort: the same people's genotypes with the SNPs reversed, some SNPs
+    # missing and one allele pair swapped; scored by name
+    G = plink.read_genotypes(wd / "data/geno")
+    bim = (wd / "data/geno.bim").read_text().splitlines()
+    keep = [j for j in range(G.shape[1]) if j % 50 != 7][::-1]
+    H = G[:, keep].copy()
+    lines = [bim[j].split() for j in keep]
+    lines[0][4], lines[0][5] = lines[0][5], lines[0][4]
+    H[:, 0] = np.where(H[:, 0] == -127, -127, 2 - H[:, 0])
+    fam = (wd / "data/geno.fam").read_text()
+    plink.write_bed_props(wd / "data/cohort", H, {
+        "fid": [f.split()[0] for f in fam.splitlines()],
+        "iid": [f.split()[1] for f in fam.splitlines()],
+        "sid": [ln[1] for ln in lines], "chromosome": [ln[0] for ln in lines],
+        "bp_position": [int(ln[3]) for ln in lines], "allele_1": [ln[4] for ln in lines],
+        "allele_2": [ln[5] for ln in lines]})
+    (wd / "config.yaml").write_text(config + "scoring:\n  genotypes: data/cohort\n")
+    run(wd, "score")
+    preds = pd.read_csv(wd / "results/scores/cohort.predictions.tsv", sep="\t")
+    assert len(preds) == 90 * 2 * 2 and set(preds["method"]) == {"sparselmm", "lasso"}
+    snps = pd.read_csv(wd / "results/scores/cohort.snps.tsv", sep="\t")
+    s = snps[(snps.phenotype == "strong") & (snps.method == "sparselmm")].iloc[0]
+    assert s.absent == 8 and s.flipped == 1 and s.matched == s.model_snps - 8
+    log = (wd / "results/logs/score/cohort.log").read_text()
+    assert "strong / sparselmm: " in log and "(1 with A1/A2 swapped" in log
+    # the strong phenotype's predicted values track the observed ones
+    pheno = pd.read_csv(wd / "data/pheno.tsv", sep="\t").set_index("iid")
+    p = preds[(preds.phenotype == "strong") & (preds.method == "sparselmm")].set_index("iid")
+    assert np.corrcoef(p["prediction"], pheno.loc[p.index, "strong"])[0, 1] > 0.8
+
+
+def test_score_without_a_cohort_says_what_to_set(tmp_path):
+    wd = workdir(tmp_path, USER)
+    user_data(wd)
+    proc = run(wd, "score", "--dry-run", check=False)
+    assert proc.returncode != 0
+    assert "target 'score' needs scoring.genotypes" in proc.stdout + proc.stderr

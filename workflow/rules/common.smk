@@ -1,5 +1,6 @@
 # Shared helpers: config validation, scenario naming, output lists, resources.
 import os
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -23,6 +24,7 @@ wildcard_constraints:
     fold=r"\d+",
     method=r"[a-z_]+",
     phenotype=r"[^/]+",
+    cohort=r"[^/]+",
 
 
 def parse_scenario(scenario):
@@ -212,3 +214,102 @@ def final_outputs():
             "results/tables/real_summary.tsv",
         ]
     return outputs
+
+
+# -- trained models and scoring (models.smk) ----------------------------------------
+SCORING = config["scoring"]
+
+
+def cv_fold_files(kind):
+    """The CV fold files (metrics or predictions) of one phenotype x method."""
+
+    def files(wildcards):
+        return expand(
+            f"{REAL_FIT}.{kind}.tsv",
+            phenotype=wildcards.phenotype,
+            method=wildcards.method,
+            fold=FOLDS,
+        )
+
+    return files
+
+
+def model_phenotypes(wildcards=None):
+    listing = checkpoints.phenotype_list.get().output.names
+    return Path(listing).read_text().split()
+
+
+def all_model_files(wildcards=None):
+    return expand(
+        "results/models/{phenotype}/{method}{ext}",
+        phenotype=model_phenotypes(),
+        method=REAL_METHODS,
+        ext=(".weights.tsv", ".json"),
+    )
+
+
+def model_list(wildcards=None):
+    """(phenotype, method, model prefix) of every final fit."""
+    return [
+        (p, m, f"results/models/{p}/{m}")
+        for p in model_phenotypes()
+        for m in REAL_METHODS
+    ]
+
+
+def predixcan_wanted():
+    """``models.predixcan``: true, false, or auto (every phenotype an Ensembl gene)."""
+    want = config["models"]["predixcan"]
+    if want == "auto":
+        return all(re.match(r"ENS[A-Z]*G\d+", p) for p in model_phenotypes())
+    return bool(want)
+
+
+def predixcan_inputs(wildcards):
+    return expand(
+        "results/models/{phenotype}/{method}{ext}",
+        phenotype=model_phenotypes(),
+        method=wildcards.method,
+        ext=(".weights.tsv", ".json"),
+    )
+
+
+def model_outputs(wildcards=None):
+    out = expand(
+        "results/models/{phenotype}/{method}{ext}",
+        phenotype=model_phenotypes(),
+        method=REAL_METHODS,
+        ext=(".weights.tsv", ".score", ".afreq", ".json"),
+    )
+    if predixcan_wanted():
+        out += expand("results/models/predixcan/{method}.db", method=REAL_METHODS)
+    return out
+
+
+def scoring_cohort():
+    return os.path.basename(str(SCORING["genotypes"]).rstrip("/"))
+
+
+def scoring_genotype_files(wildcards):
+    prefix = SCORING["genotypes"]
+    return {ext: f"{prefix}.{ext}" for ext in ("bed", "bim", "fam")}
+
+
+def score_target(wildcards=None):
+    if not SCORING["genotypes"]:
+        raise WorkflowError(
+            "target 'score' needs scoring.genotypes: the PLINK prefix of the cohort to "
+            "score (in config.yaml, or --config scoring='{genotypes: path/prefix}')"
+        )
+    if not REAL["enabled"]:
+        raise WorkflowError(
+            "target 'score' needs realdata.enabled: the models are fitted there"
+        )
+    return [f"results/scores/{scoring_cohort()}.predictions.tsv"]
+
+
+def main_job_models(wildcards=None):
+    """The trained models, part of the main job unless models.enabled is false."""
+    if not (REAL["enabled"] and config["models"]["enabled"]):
+        return []
+    return model_outputs()

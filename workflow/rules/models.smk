@@ -1,0 +1,82 @@
+# Trained models to take away: a final fit of every real-data phenotype x method on
+# all its samples, its weight files (PLINK 2 --score, PrediXcan SQLite), and the
+# scoring of another cohort (target: score).
+
+MODEL = "results/models/{phenotype}/{method}"
+MODEL_FILES = (".weights.tsv", ".score", ".afreq", ".json")
+
+
+rule final_fit:
+    input:
+        bed="results/realdata/genotypes/qc.bed",
+        bim="results/realdata/genotypes/qc.bim",
+        fam="results/realdata/genotypes/qc.fam",
+        phenotypes="results/realdata/phenotypes.tsv",
+        covariates="results/realdata/covariates.tsv",
+        metrics=cv_fold_files("metrics"),
+        predictions=cv_fold_files("predictions"),
+    output:
+        multiext(MODEL, *MODEL_FILES),
+    log:
+        "results/logs/final_fit/{phenotype}/{method}.log",
+    benchmark:
+        "results/benchmarks/final_fit/{phenotype}/{method}.tsv"
+    conda:
+        "../../envs/sparselmm.yaml"
+    threads: 1
+    resources:
+        mem_mb=fit_mem_mb,
+        runtime=fit_runtime,
+    params:
+        options=method_options,
+        phenotype=phenotype_column,
+        transform=config["realdata"]["phenotype_transform"],
+        prefix=MODEL,
+    script:
+        "../scripts/final_fit.py"
+
+
+rule predixcan_db:
+    input:
+        models=predixcan_inputs,
+    output:
+        db="results/models/predixcan/{method}.db",
+    log:
+        "results/logs/predixcan_db/{method}.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    params:
+        genes=model_phenotypes,
+    script:
+        "../scripts/predixcan_db.py"
+
+
+rule models:
+    input:
+        model_outputs,
+
+
+rule score_cohort:
+    input:
+        unpack(scoring_genotype_files),
+        models=all_model_files,
+    output:
+        predictions="results/scores/{cohort}.predictions.tsv",
+        snps="results/scores/{cohort}.snps.tsv",
+    log:
+        "results/logs/score/{cohort}.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    resources:
+        mem_mb=qc_mem_mb,
+    params:
+        prefix=config["scoring"]["genotypes"],
+        min_fraction=config["scoring"]["min_snp_fraction"],
+        models=model_list,
+    script:
+        "../scripts/score.py"
+
+
+rule score:
+    input:
+        score_target,
