@@ -75,7 +75,7 @@ def reshuffled(tmp_path, G, props, name, *, seed=1, drop=(), missing=0.02):
     return back, int(swap.sum())
 
 
-@pytest.mark.parametrize("method", ["sparselmm", "lasso"])
+@pytest.mark.parametrize("method", ["sparselmm", "hybrid", "ridge", "lasso", "elasticnet"])
 def test_model_files_reproduce_predict(tmp_path, method):
     G, props, y, Z = cohort(tmp_path)
     model, info = fit(tmp_path, method)
@@ -86,10 +86,11 @@ def test_model_files_reproduce_predict(tmp_path, method):
     by_hand = info["intercept"] + Z @ zc + X @ w["weight"].to_numpy()
     np.testing.assert_allclose(by_hand, model.predict(G, Z), atol=1e-8)
     assert info["n_samples"] == N and info["hyperparameters"]["converged"] is True
+    assert json.loads((tmp_path / f"{method}.json").read_text())["n_snps"] == P
     score = pd.read_csv(tmp_path / f"{method}.score", sep="\t")
     assert list(score.columns) == ["ID", "A1", "WEIGHT"]
     assert len(score) == info["n_snps_in_model"] == int((w["weight"] != 0).sum())
-    if method == "lasso":
+    if method in ("lasso", "elasticnet"):
         assert len(score) < P  # zero weights left out
 
 
