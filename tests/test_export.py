@@ -80,8 +80,10 @@ def test_model_files_reproduce_predict(tmp_path, method):
     G, props, y, Z = cohort(tmp_path)
     model, info = fit(tmp_path, method)
     w = pd.read_csv(tmp_path / f"{method}.weights.tsv", sep="\t", dtype={"snp": str})
-    assert list(w["snp"]) == props["sid"] and list(w["a1"]) == props["allele_1"]
-    X = np.where(G == -127, w["a1_mean"].to_numpy(), G)
+    col = [props["sid"].index(s) for s in w["snp"]]
+    assert list(w["a1"]) == [props["allele_1"][j] for j in col]
+    assert len(w) == (P if method in ("sparselmm", "hybrid", "ridge") else (model.coef_ != 0).sum())
+    X = np.where(G[:, col] == -127, w["a1_mean"].to_numpy(), G[:, col])
     zc = np.array([info["covariates"][c] for c in ("PC1", "PC2")])
     by_hand = info["intercept"] + Z @ zc + X @ w["weight"].to_numpy()
     np.testing.assert_allclose(by_hand, model.predict(G, Z), atol=1e-8)
@@ -205,3 +207,22 @@ def test_cv_accuracy_in_the_model_file(tmp_path):
     cv = json.loads((tmp_path / "m.json").read_text())["cv"]
     assert cv == info["cv"] and cv["folds"] == 3 and cv["n"] == N
     assert cv["r2_snp_mean"] > 0.3 and cv["pred_perf_pval"] < 1e-10
+
+
+def test_pruned_export_records_what_it_changes(tmp_path):
+    G, props, y, Z = cohort(tmp_path)
+    model, info = final_fit(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
+                            phenotype="expr", covariates=tmp_path / "cov.tsv",
+                            method="sparselmm", options={}, transform="none",
+                            out=tmp_path / "m", min_pip=0.01, log=io.StringIO())
+    w = pd.read_csv(tmp_path / "m.weights.tsv", sep="\t")
+    assert (w["pip"] >= 0.01).all() and 3 <= len(w) < P
+    assert info["pruning"]["snps_left_out"] == P - len(w)
+    # the exported model: the kept SNPs, the others at their training mean
+    col = [props["sid"].index(s) for s in w["snp"]]
+    X = np.where(G[:, col] == -127, w["a1_mean"].to_numpy(), G[:, col])
+    zc = np.array([info["covariates"][c] for c in ("PC1", "PC2")])
+    exported = info["intercept"] + Z @ zc + X @ w["weight"].to_numpy()
+    change = np.abs(exported - model.predict(G, Z))
+    assert change.max() == pytest.approx(info["pruning"]["max_abs_change_train"], rel=1e-9)
+    assert 0 < change.max() < 0.05 * info["pruning"]["sd_genetic_value_train"]

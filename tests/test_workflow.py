@@ -503,7 +503,7 @@ def test_models_and_scoring_another_cohort(tmp_path):
 
     from sparselmm import plink
 
-    config = USER + "models:\n  predixcan: true\n"
+    config = USER + "models:\n  predixcan: true\n  min_pip: 0\n"
     wd = workdir(tmp_path, config)
     user_data(wd)
     run(wd, "models")

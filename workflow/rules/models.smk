@@ -31,6 +31,7 @@ rule final_fit:
         options=method_options,
         phenotype=phenotype_column,
         transform=config["realdata"]["phenotype_transform"],
+        min_pip=config["models"]["min_pip"],
         prefix=MODEL,
     script:
         "../scripts/final_fit.py"

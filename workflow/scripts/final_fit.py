@@ -11,5 +11,5 @@ from sparselmm.export import final_fit  # noqa: E402
 
 final_fit(bed=inp.bed[: -len(".bed")], phenotypes=inp.phenotypes, phenotype=params.phenotype,
           covariates=inp.covariates, method=wc.method, options=params.options,
-          transform=params.transform, out=params.prefix.format(**wc),
+          transform=params.transform, out=params.prefix.format(**wc), min_pip=params.min_pip,
           cv_metrics=list(inp.metrics), cv_predictions=list(inp.predictions))

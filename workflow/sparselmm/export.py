@@ -3,8 +3,9 @@ the field's formats, and the scoring of another cohort.
 
 Files of one model (``results/models/{phenotype}/{method}.*``):
 
-* ``weights.tsv``: every SNP the model was fitted on: ``snp, chrom, pos, a1, a2,
-  weight, a1_mean[, pip]``. ``weight`` is the effect of one more copy of the .bim's A1
+* ``weights.tsv``: the SNPs of the exported model (nonzero weight; PIP at least
+  ``models.min_pip`` where the method has PIPs): ``snp, chrom, pos, a1, a2, weight,
+  a1_mean[, pip]``. ``weight`` is the effect of one more copy of the .bim's A1
   allele (column 5) on the phenotype as fitted (after ``phenotype_transform``);
   ``a1_mean`` the mean A1 count in the training samples, which stands in for a
   missing call.
@@ -89,10 +90,30 @@ def cv_accuracy(metrics, predictions):
             "pred_perf_pval": float(pval), "n": int(len(p))}
 
 
+def _centred_part(G, cols, mean, weight):
+    """``sum_j weight_j (x_j - mean_j)`` over the columns ``cols`` of int8 ``G``
+    (missing calls at the mean), for every sample."""
+    if len(cols) == 0:
+        return np.zeros(G.shape[0])
+    X = G[:, cols].astype(float)
+    X[G[:, cols] == INT8_MISSING] = np.broadcast_to(mean, X.shape)[G[:, cols] == INT8_MISSING]
+    return (X - mean) @ weight
+
+
 def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
-              cv_metrics=(), cv_predictions=(), log=sys.stderr):
+              min_pip=0.0, cv_metrics=(), cv_predictions=(), log=sys.stderr):
     """Fit ``method`` on every sample of ``phenotype`` and write the model files
-    ``{out}.weights.tsv``, ``.score``, ``.afreq`` and ``.json``."""
+    ``{out}.weights.tsv``, ``.score``, ``.afreq`` and ``.json``.
+
+    The files hold the SNPs with a nonzero weight and, for models with inclusion
+    probabilities below 1 (SparseLMM, the hybrid), a PIP of at least ``min_pip``.
+    Posterior means give every SNP a weight, most of them negligible (``alpha_j
+    mu_j`` with ``alpha_j`` near ``pi``); a SNP left out counts at its training
+    mean, its share moving into the intercept. The json records how many SNPs that
+    leaves out and the largest change it makes to a training sample's prediction
+    (``pruning``), so the exported model is exactly what is written, and how close
+    it is to the fit is known.
+    """
     ids, rows, y, Z = phenotype_samples(bed, phenotypes, phenotype, covariates, transform)
     G = plink.read_genotypes(bed, rows=rows)
     model = make_model(method, options).fit(G, y, Z)
@@ -100,11 +121,15 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     weights = bim[["snp", "chrom", "pos", "a1", "a2"]].copy()
     weights["weight"] = model.coef_
     weights["a1_mean"] = model._mean
+    keep = model.coef_ != 0
     if hasattr(model, "pip_"):
         weights["pip"] = model.pip_
+        keep &= model.pip_ >= min_pip
+    cut = np.flatnonzero((model.coef_ != 0) & ~keep)
+    change = _centred_part(G, cut, model._mean[cut], model.coef_[cut])
+    used = weights[keep]
     out = str(out)
-    weights.to_csv(f"{out}.weights.tsv", sep="\t", index=False, float_format="%.12g")
-    used = weights[weights["weight"] != 0]
+    used.to_csv(f"{out}.weights.tsv", sep="\t", index=False, float_format="%.12g")
     used[["snp", "a1", "weight"]].rename(columns={"snp": "ID", "a1": "A1", "weight": "WEIGHT"}) \
         .to_csv(f"{out}.score", sep="\t", index=False, float_format="%.12g")
     n_obs = 2 * (G[:, used.index.to_numpy()] != INT8_MISSING).sum(axis=0)
@@ -112,21 +137,27 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
                   "ALT": used["a1"], "ALT_FREQS": used["a1_mean"] / 2, "OBS_CT": n_obs}) \
         .to_csv(f"{out}.afreq", sep="\t", index=False, float_format="%.12g")
     names = [] if covariates is None else list(read_table(covariates, "covariate").columns)
+    genetic = model.predict_genetic(G)
     info = {
         "phenotype": phenotype, "method": method, "options": dict(options or {}),
         "phenotype_transform": transform, "n_samples": len(ids), "n_snps": int(len(bim)),
         "n_snps_in_model": int(len(used)),
         "effect_allele": "A1 (column 5 of the .bim)",
-        "intercept": model.intercept_,
+        "intercept": model.intercept_ + float(model.coef_[cut] @ model._mean[cut]),
         "covariates": dict(zip(names, model.covariate_coef_)),
         "covariate_means": dict(zip(names, [] if Z is None else Z.mean(axis=0))),
         "hyperparameters": {a.rstrip("_"): getattr(model, a) for a in HYPERPARAMETERS
                             if getattr(model, a, None) is not None},
+        "pruning": {"min_pip": min_pip, "snps_left_out": int(cut.size),
+                    "max_abs_change_train": float(np.abs(change).max(initial=0.0)),
+                    "sd_genetic_value_train": float(genetic.std())},
         "cv": cv_accuracy(cv_metrics, cv_predictions) if cv_metrics else None,
     }
     Path(f"{out}.json").write_text(json.dumps(_jsonable(info), indent=1) + "\n")
-    print(f"{phenotype} / {method}: {len(ids)} samples, {len(used)} of {len(bim)} SNPs with a "
-          f"nonzero weight", file=log)
+    print(f"{phenotype} / {method}: {len(ids)} samples, {len(used)} of {len(bim)} SNPs in the "
+          f"exported model ({cut.size} with PIP < {min_pip} left out: largest change of a "
+          f"training prediction {info['pruning']['max_abs_change_train']:.3g}, SD of the "
+          f"genetic value {genetic.std():.3g})", file=log)
     return model, info
 
 
