@@ -75,3 +75,58 @@ def test_one_monomorphic_rule_everywhere():
     y = X[:, 0] + rng.normal(size=50)
     np.testing.assert_allclose(build_design(X, y, None).scale, expected)
     assert ProjectedLassoCV(n_alphas=5).fit(X, y).coef_[1] == 0.0
+
+
+# -- top1: the single best SNP ---------------------------------------------------------
+def marginal_scan(G, y, Z):
+    """Every SNP's regression y ~ 1 + Z + x_j by least squares (missing calls at the
+    SNP's mean): the t statistic and coefficient of x_j; monomorphic SNPs skipped."""
+    X = G.astype(float)
+    X[G == -127] = np.nan
+    X = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
+    n = len(y)
+    base = np.column_stack([np.ones(n), Z])
+    t, coef = np.full(X.shape[1], np.nan), np.zeros(X.shape[1])
+    for j in range(X.shape[1]):
+        if np.ptp(X[:, j]) == 0:
+            continue
+        A = np.column_stack([base, X[:, j]])
+        beta, *_ = np.linalg.lstsq(A, y, rcond=None)
+        resid = y - A @ beta
+        s2 = resid @ resid / (n - A.shape[1])
+        cov = s2 * np.linalg.inv(A.T @ A)
+        t[j], coef[j] = beta[-1] / np.sqrt(cov[-1, -1]), beta[-1]
+    return t, coef, base
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_top1_equals_a_direct_marginal_scan(seed):
+    from sparselmm import TopSNP
+
+    rng = np.random.default_rng(seed)
+    n, p = 80, 40
+    G = rng.binomial(2, rng.uniform(0.1, 0.5, p), size=(n, p)).astype(np.int8)
+    G[:, 4] = 1  # monomorphic
+    G[rng.random((n, p)) < 0.03] = -127
+    G[:, 4] = 1
+    Z = rng.normal(size=(n, 2))
+    y = 0.4 * np.where(G[:, 7] == -127, 1, G[:, 7]) + Z @ [1.0, -0.5] + rng.normal(size=n)
+    m = TopSNP().fit(G, y, Z)
+    t, coef, base = marginal_scan(G, y, Z)
+    j = int(np.nanargmax(np.abs(t)))
+    assert m.snp_ == j
+    assert np.count_nonzero(m.coef_) == 1 and m.coef_[j] == pytest.approx(coef[j], rel=1e-9)
+    # the covariate effects and intercept of that regression, and its fitted values
+    X = np.where(G[:, j] == -127, np.nanmean(np.where(G[:, j] == -127, np.nan, G[:, j])),
+                 G[:, j])
+    A = np.column_stack([base, X])
+    beta, *_ = np.linalg.lstsq(A, y, rcond=None)
+    np.testing.assert_allclose(m.predict(G, Z), A @ beta, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(m.covariate_coef_, beta[1:3], rtol=1e-9)
+    # z = sqrt(n - k) r, and |t| is the same ranking: t = z sqrt(n'-1) / sqrt(n' - z^2)
+    n_eff = n - base.shape[1]
+    r = m.z_ / np.sqrt(n_eff)
+    assert abs(t[j]) == pytest.approx(abs(r) * np.sqrt((n_eff - 1) / (1 - r * r)), rel=1e-9)
+    # int8 and float input give the same fit
+    Gf = np.where(G == -127, np.nan, G).astype(float)
+    np.testing.assert_allclose(TopSNP().fit(Gf, y, Z).coef_, m.coef_, rtol=1e-12, atol=1e-15)

@@ -22,7 +22,7 @@ wildcard_constraints:
     scenario=r"c\d+_h[0-9.]+",
     replicate=r"\d+",
     fold=r"\d+",
-    method=r"[a-z_]+",
+    method=r"[a-z][a-z0-9_]*",
     phenotype=r"[^/]+",
     cohort=r"[^/]+",
 

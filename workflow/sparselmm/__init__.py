@@ -5,8 +5,9 @@ Model", its baselines, simulation, PLINK genotype I/O, cross-validation and
 plotting.
 """
 
+from .baselines import TopSNP
 from .hybrid import HybridLMM
 from .model import SparseLMM
 
-__all__ = ["SparseLMM", "HybridLMM"]
+__all__ = ["SparseLMM", "HybridLMM", "TopSNP"]
 __version__ = "0.1.0"

@@ -1,11 +1,13 @@
-"""The simulation oracle: predictions from the true effects.
+"""Baselines: the simulation oracle (predictions from the true effects) and the single
+best SNP (``top1``).
 
 (The Lasso and the elastic net live in :mod:`sparselmm.penalised`.)
 """
 
 import numpy as np
 
-from ._design import check_genotypes, covariate_matrix
+from ._design import build_design, check_genotypes, covariate_matrix
+from .model import _LinearPredictor, marginal_association
 
 
 class Oracle:
@@ -28,3 +30,42 @@ class Oracle:
         Zfull = covariate_matrix(Z, X.shape[0])
         return Zfull @ np.concatenate([[self.intercept], self.covariate_effects]) + \
             self.predict_genetic(X)
+
+
+class TopSNP(_LinearPredictor):
+    """The single best SNP (FUSION's ``top1``): the SNP with the strongest marginal
+    association in the training data after the covariates, with its least-squares
+    effect; every other SNP has effect 0.
+
+    Covariates (and an intercept) are projected out exactly, as in
+    :class:`sparselmm.SparseLMM`: the chosen SNP maximises the correlation of
+    ``P x_j`` with ``P y`` (equivalently its t statistic in ``y ~ 1 + Z + x_j``) and
+    its effect is the coefficient of ``x_j`` in that regression. Genotypes stay int8.
+
+    Attributes
+    ----------
+    snp_ : int
+        Column of the chosen SNP.
+    z_ : float
+        Its marginal z score ``sqrt(n') r`` (``n'``: samples less covariate columns).
+    coef_, intercept_, covariate_coef_ : as in :class:`sparselmm.SparseLMM`
+    """
+
+    def __init__(self, *, standardize=True):
+        self.standardize = standardize
+
+    def fit(self, X, y, Z=None):
+        design = build_design(X, y, Z, standardize=self.standardize)
+        xty, z = marginal_association(design)
+        b = np.zeros(design.G.shape[1])
+        if design.active.any():
+            gain = np.where(design.active, xty**2 / np.where(design.active, design.d, 1.0),
+                            -1.0)
+            j = int(np.argmax(gain))
+            b[j] = xty[j] / design.d[j]
+            self.snp_, self.z_ = j, float(z[j])
+        else:
+            self.snp_, self.z_ = None, 0.0
+        self.converged_ = True
+        self._finish(design, b)
+        return self

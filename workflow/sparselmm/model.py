@@ -62,6 +62,23 @@ def default_pi(p):
 LEAD_Z = 3.0
 
 
+def marginal_association(design):
+    """Each SNP's marginal association with the phenotype after the covariates.
+
+    Returns ``(xty, z)``: ``xty_j = (P x_j)^T P y`` for the standardised SNP, so that
+    ``xty_j / d_j`` is its least-squares effect alone (``d_j = ||P x_j||^2``), and
+    ``z_j = sqrt(n') r_j``, ``r_j`` the correlation of ``P x_j`` with ``P y`` and
+    ``n'`` the samples less the covariate columns; 0 for SNPs outside the model.
+    """
+    xty = np.zeros(design.G.shape[1])
+    _kernels.rmatvec(design.G, design.sentinel, design.mean, design.scale, design.active,
+                     design.y_tilde, xty)
+    yy = float(design.y_tilde @ design.y_tilde)
+    d = np.where(design.active, design.d, 1.0)
+    z = xty / np.sqrt(d * max(yy, 1e-300)) * math.sqrt(design.n_eff)
+    return xty, np.where(design.active, z, 0.0)
+
+
 def update_order(design, how="marginal"):
     """The SNPs in the model, in the order the coordinate updates visit them.
 
@@ -84,11 +101,8 @@ def update_order(design, how="marginal"):
         return snps
     if how != "marginal":
         raise ValueError(f"order must be one of {ORDERS}, got {how!r}")
-    xty = np.empty(design.G.shape[1])
-    _kernels.rmatvec(design.G, design.sentinel, design.mean, design.scale, design.active,
-                     design.y_tilde, xty)
-    yy = float(design.y_tilde @ design.y_tilde)
-    z = np.abs(xty[snps]) / np.sqrt(design.d[snps] * yy) * math.sqrt(design.n_eff)
+    _, z = marginal_association(design)
+    z = np.abs(z[snps])
     lead = z >= LEAD_Z
     first = snps[lead][np.argsort(-z[lead], kind="stable")]
     return np.concatenate([first, snps[~lead]])

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import plink
-from .baselines import Oracle
+from .baselines import Oracle, TopSNP
 from .cv import assign_folds, covariate_fit, heldout_metrics
 from .hybrid import HybridLMM
 from .model import SparseLMM
@@ -26,7 +26,7 @@ from .penalised import ProjectedElasticNetCV, ProjectedLassoCV
 from .simulate import simulate
 from .tables import MISSING, redundant_columns
 
-METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "oracle")
+METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "top1", "oracle")
 
 
 # -- simulation -----------------------------------------------------------------
@@ -99,6 +99,8 @@ def make_model(method, options, truth=None):
         return ProjectedLassoCV(**options)
     if method == "elasticnet":
         return ProjectedElasticNetCV(**options)
+    if method == "top1":
+        return TopSNP(**options)
     if method == "oracle":
         if truth is None:
             raise ValueError("method 'oracle' needs the true effects (simulated data only)")

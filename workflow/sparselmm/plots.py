@@ -12,6 +12,7 @@ COLOURS = {
     "ridge": "#009E73",
     "elasticnet": "#56B4E9",
     "hybrid": "#CC79A7",
+    "top1": "#E69F00",
     "oracle": "#000000",
 }
 LABELS = {
@@ -20,6 +21,7 @@ LABELS = {
     "ridge": "Ridge (GBLUP)",
     "elasticnet": "Elastic net",
     "hybrid": "Hybrid",
+    "top1": "Top SNP (top1)",
     "oracle": "Oracle (true effects)",
 }
 METRIC_LABELS = {
