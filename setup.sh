@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages: plink2 converts the default VCF to PLINK; apt-get/dpkg-deb
-# fetch the public GEUVADIS example (qtltools-example) without root.
+# fetch the public GEUVADIS example (qtltools-example) without root; gemma fits
+# the optional method bslmm (without it, bslmm says what to install).
+if ! command -v gemma >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gemma >/dev/null
+fi
 if ! command -v plink2 >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq

@@ -206,18 +206,27 @@ def test_rerun_from_scratch_gives_byte_identical_outputs(tmp_path):
 def test_every_method_on_both_figures(tmp_path):
     """The beyond-the-paper methods run through the workflow on both figures."""
     methods = ["sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "top1", "oracle"]
+    if shutil.which("gemma"):  # setup.sh installs it when run as root
+        methods.insert(-1, "bslmm")
     config = USER.replace("methods: [sparselmm, lasso]", f"methods: [{', '.join(methods)}]")
     config = config.replace("n_causal: [1, 10]", "n_causal: [10]")
+    config += "bslmm:\n  burn_in: 1000\n  samples: 10000\n"
     wd = workdir(tmp_path, config)
     user_data(wd)
     run(wd)
     sim = read_results(wd / "results/tables/simulation_r2.tsv")
     real = read_results(wd / "results/tables/real_r2.tsv")
-    assert set(sim["method"]) == set(methods) and len(sim) == 7 * 3
-    assert set(real["method"]) == set(methods) - {"oracle"} and len(real) == 2 * 6 * 3
+    assert set(sim["method"]) == set(methods) and len(sim) == len(methods) * 3
+    assert set(real["method"]) == set(methods) - {"oracle"}
+    assert len(real) == 2 * (len(methods) - 1) * 3
     assert sim["r2"].notna().all() and real["r2"].notna().all()
     strong = real[real.phenotype == "strong"].groupby("method")["r2_snp"].mean()
     assert (strong.drop(["ridge", "top1"]) > 0.4).all(), strong  # 3 strong SNPs of 400
+    # every method's final fit on all samples is exported
+    run(wd, "models")
+    for m in set(methods) - {"oracle"}:
+        info = json.loads((wd / f"results/models/strong/{m}.json").read_text())
+        assert info["n_samples"] == 90 and info["n_snps_in_model"] >= 1
     assert 0.1 < strong["top1"] < strong["sparselmm"], strong  # one of the three
     summary = read_results(wd / "results/tables/real_summary.tsv")
     assert set(summary["method"]) == set(methods) - {"oracle"}

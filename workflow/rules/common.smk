@@ -83,13 +83,18 @@ def fit_mem_mb(wildcards, input):
 # hybrid (VAMP) runs two starts of up to max_iter iterations, each two passes over
 # the genotypes, and restarts with more damping under strong LD. The Lasso and
 # elastic net (int8 solver) took about 2 min for 1.6 GB of genotypes (5,123 x 319,147,
-# bench/bench_realdata_fold.py): 100 MB/min leaves a tenfold margin.
-RUNTIME_MB_PER_MIN = {"hybrid": 4, "lasso": 100, "elasticnet": 100}
+# bench/bench_realdata_fold.py): 100 MB/min leaves a tenfold margin. GEMMA's BSLMM
+# with a tenth of its default chain (110,000 iterations) took 4-10 min on 16 MB
+# (800 x 20,000, 2 busy cores): 0.5 MB/min, scaled by the chain length below.
+RUNTIME_MB_PER_MIN = {"hybrid": 4, "lasso": 100, "elasticnet": 100, "bslmm": 0.5}
 
 
 def fit_runtime(wildcards, input):
     # minutes: generous for the default sizes, scaled with the genotype volume
     per_mb = RUNTIME_MB_PER_MIN.get(wildcards.method, 20)
+    if wildcards.method == "bslmm":
+        chain = config["bslmm"]["burn_in"] + config["bslmm"]["samples"]
+        per_mb *= 110_000 / max(chain, 1)
     if config.get(wildcards.method, {}).get("solver", "cd") != "cd":
         per_mb = 20  # the dense solvers
     return int(10 + genotype_mb(input) / per_mb)

@@ -42,7 +42,10 @@ from .pipeline import make_model, phenotype_samples, read_table
 # fitted values worth keeping with a model, where it has them
 HYPERPARAMETERS = ("pi_", "sigma2_e_", "sigma2_b_", "pve_", "weights_", "prior_var_", "alpha_",
                    "l1_ratio", "delta_", "sigma2_g_", "inference_", "damping_", "n_iter_",
-                   "converged_", "n_nonzero_")
+                   "converged_", "n_nonzero_", "hyperparameters_")
+# methods whose PIPs say which SNPs matter (BSLMM's say it only of its sparse part: its
+# polygenic part gives every SNP an effect, so it is exported whole, as ridge is)
+PRUNABLE = ("sparselmm", "hybrid")
 
 
 def read_bim(prefix):
@@ -124,7 +127,8 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     keep = model.coef_ != 0
     if hasattr(model, "pip_"):
         weights["pip"] = model.pip_
-        keep &= model.pip_ >= min_pip
+        if method in PRUNABLE:
+            keep &= model.pip_ >= min_pip
     cut = np.flatnonzero((model.coef_ != 0) & ~keep)
     change = _centred_part(G, cut, model._mean[cut], model.coef_[cut])
     used = weights[keep]

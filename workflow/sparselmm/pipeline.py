@@ -26,7 +26,7 @@ from .penalised import ProjectedElasticNetCV, ProjectedLassoCV
 from .simulate import simulate
 from .tables import MISSING, redundant_columns
 
-METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "top1", "oracle")
+METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "top1", "bslmm", "oracle")
 
 
 # -- simulation -----------------------------------------------------------------
@@ -101,6 +101,10 @@ def make_model(method, options, truth=None):
         return ProjectedElasticNetCV(**options)
     if method == "top1":
         return TopSNP(**options)
+    if method == "bslmm":
+        from .bslmm import GemmaBSLMM
+
+        return GemmaBSLMM(**options)
     if method == "oracle":
         if truth is None:
             raise ValueError("method 'oracle' needs the true effects (simulated data only)")

@@ -13,6 +13,7 @@ COLOURS = {
     "elasticnet": "#56B4E9",
     "hybrid": "#CC79A7",
     "top1": "#E69F00",
+    "bslmm": "#999933",
     "oracle": "#000000",
 }
 LABELS = {
@@ -22,6 +23,7 @@ LABELS = {
     "elasticnet": "Elastic net",
     "hybrid": "Hybrid",
     "top1": "Top SNP (top1)",
+    "bslmm": "BSLMM (GEMMA)",
     "oracle": "Oracle (true effects)",
 }
 METRIC_LABELS = {
