@@ -3,7 +3,8 @@ Fig 1 folds, per chain length; the chain is long enough when their held-out R^2 
 (the criterion: within 0.005). Prints R^2 per seed, |difference| and seconds per fit.
 
     .venv/bin/snakemake --cores 2 results/tables/simulation_r2.tsv   # the Fig 1 data
-    .venv/bin/python bench/bslmm_chain.py [scenario ...]   # default: c10_h0.5 c100_h0.5
+    .venv/bin/python bench/bslmm_chain.py [SCENARIO ...] [BURN+SAMPLES ...] [fold=K ...]
+    # default: c10_h0.5 c100_h0.5, chains 1000+10000 and 10000+100000, folds 0 and 1
 """
 
 import sys
@@ -22,18 +23,21 @@ SEEDS = (1, 2)
 FOLDS = (0, 1)
 
 
-def main(*scenarios):
-    scenarios = scenarios or ("c10_h0.5", "c100_h0.5")
+def main(*args):
+    chains = [tuple(map(int, a.split("+"))) for a in args if "+" in a] or CHAINS
+    folds = [int(a[5:]) for a in args if a.startswith("fold=")] or FOLDS
+    scenarios = [a for a in args if a.startswith("c") and "+" not in a] or ["c10_h0.5",
+                                                                            "c100_h0.5"]
     for scenario in scenarios:
         data = Path("results/simulation/data") / scenario / "rep1"
         G = plink.read_genotypes(data / "genotypes")
         y = read_table(data / "phenotypes.tsv", "phenotype")["y"].to_numpy(dtype=float)
         Z = read_table(data / "covariates.tsv", "covariate").to_numpy(dtype=float)
         folds = read_table(data / "folds.tsv", "fold")["fold"].to_numpy()
-        for k in FOLDS:
+        for k in folds:
             tr, te = folds != k, folds == k
             cov = covariate_fit(Z[tr], y[tr], Z[te])
-            for burn, samples in CHAINS:
+            for burn, samples in chains:
                 r2, sec = [], []
                 for seed in SEEDS:
                     t = time.perf_counter()
