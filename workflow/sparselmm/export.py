@@ -36,7 +36,9 @@ import numpy as np
 import pandas as pd
 
 from . import plink
+from ._design import check_genotypes, standardized_matvec
 from ._kernels import INT8_MISSING
+from .plink import read_bim
 from .pipeline import make_model, phenotype_samples, read_table
 
 # fitted values worth keeping with a model, where it has them
@@ -46,13 +48,6 @@ HYPERPARAMETERS = ("pi_", "sigma2_e_", "sigma2_b_", "pve_", "weights_", "prior_v
 # methods whose PIPs say which SNPs matter (BSLMM's say it only of its sparse part: its
 # polygenic part gives every SNP an effect, so it is exported whole, as ridge is)
 PRUNABLE = ("sparselmm", "hybrid")
-
-
-def read_bim(prefix):
-    """The .bim as a table: chrom, snp, cm, pos, a1, a2 (IDs and alleles as text)."""
-    path = plink.fileset(prefix)["bim"]
-    return pd.read_csv(path, sep=r"\s+", header=None, dtype=str,
-                       names=["chrom", "snp", "cm", "pos", "a1", "a2"], keep_default_na=False)
 
 
 def _jsonable(v):
@@ -93,14 +88,13 @@ def cv_accuracy(metrics, predictions):
             "pred_perf_pval": float(pval), "n": int(len(p))}
 
 
-def _centred_part(G, cols, mean, weight):
-    """``sum_j weight_j (x_j - mean_j)`` over the columns ``cols`` of int8 ``G``
-    (missing calls at the mean), for every sample."""
-    if len(cols) == 0:
-        return np.zeros(G.shape[0])
-    X = G[:, cols].astype(float)
-    X[G[:, cols] == INT8_MISSING] = np.broadcast_to(mean, X.shape)[G[:, cols] == INT8_MISSING]
-    return (X - mean) @ weight
+def _snp_part(model, G, snps):
+    """``predict``'s SNP part from the SNPs ``snps`` alone, by the int8 kernel that
+    ``predict`` uses (no dense copy of those columns, which may be nearly all SNPs)."""
+    b = np.zeros_like(model._b)
+    b[snps] = model._b[snps]
+    G, sentinel = check_genotypes(G, fill=model._mean)
+    return standardized_matvec(G, sentinel, model._mean, model._scale, b)
 
 
 def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
@@ -130,7 +124,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
         if method in PRUNABLE:
             keep &= model.pip_ >= min_pip
     cut = np.flatnonzero((model.coef_ != 0) & ~keep)
-    change = _centred_part(G, cut, model._mean[cut], model.coef_[cut])
+    change = _snp_part(model, G, cut) if cut.size else np.zeros(0)
     used = weights[keep]
     out = str(out)
     used.to_csv(f"{out}.weights.tsv", sep="\t", index=False, float_format="%.12g")
@@ -279,9 +273,8 @@ def score_cohort(prefix, models, *, min_fraction, log=sys.stderr):
         ok = np.flatnonzero(m["col"].to_numpy() >= 0)
         cols = m["col"].to_numpy()[ok]
         order = np.argsort(cols, kind="stable")
-        G = _columns(prefix, cols[order])
-        x = np.empty(G.shape, dtype=float)
-        x[:] = G
+        G = plink.read_genotypes(prefix, cols=cols[order])
+        x = G.astype(float)
         mean = w["a1_mean"].to_numpy()[ok][order]
         flip = (m["status"].to_numpy()[ok][order] == "flipped")
         x[:, flip] = 2.0 - x[:, flip]
@@ -303,9 +296,3 @@ def score_cohort(prefix, models, *, min_fraction, log=sys.stderr):
                                    "method": method, "prediction": base + genetic,
                                    "genetic_value": genetic, "snp_score": snp_score}))
     return pd.concat(preds, ignore_index=True), pd.DataFrame(counts)
-
-
-def _columns(prefix, cols):
-    with plink.open_fileset(prefix) as bed:
-        return bed.read(index=np.s_[:, np.asarray(cols, dtype=np.int64)], dtype="int8",
-                        order="F")

@@ -332,10 +332,11 @@ def real_fold_table(phenotypes, phenotype, fam_iids, covariates, k, seed, out):
     folds = assign_folds(len(iids), k, seed)
     Z = cov.loc[iids].to_numpy(dtype=float)
     for fold in range(k):
-        train = Z[folds != fold]
-        for name, why in redundant_columns(train, list(cov.columns), 0):
+        bad = redundant_columns(Z[folds != fold], list(cov.columns), 0)
+        if bad:
+            name, why = bad[0]
             raise ValueError(f"{covariates}: covariate {name!r} is {why} in the training samples "
                              f"of fold {fold} of phenotype {phenotype!r}; with so few samples "
                              f"carrying it, drop or merge that covariate")
-    pd.DataFrame({"iid": iids, "fold": folds}).to_csv(out, sep="\t", index=False)
+    write_folds(out, iids, k, seed)  # the same assign_folds as above
     return len(iids)

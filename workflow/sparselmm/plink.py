@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from bed_reader import open_bed, to_bed
 
 from .tables import Samples, sample_keys
@@ -109,8 +110,18 @@ def read_fam(prefix):
         return Samples(bed.fid, bed.iid, fileset(prefix)["fam"])
 
 
-def read_genotypes(prefix, rows=None):
-    """int8 dosages, Fortran order (SNP-major), for the samples at ``rows``."""
+def read_genotypes(prefix, rows=None, cols=None):
+    """int8 dosages, Fortran order (SNP-major), for the samples at ``rows`` and the
+    SNPs at ``cols`` (default: all)."""
     with open_fileset(prefix) as bed:
-        index = None if rows is None else np.s_[np.asarray(rows), :]
+        index = None
+        if rows is not None or cols is not None:
+            index = np.s_[slice(None) if rows is None else np.asarray(rows),
+                          slice(None) if cols is None else np.asarray(cols, dtype=np.int64)]
         return bed.read(index=index, dtype="int8", order="F")
+
+
+def read_bim(prefix):
+    """The .bim as a table: chrom, snp, cm, pos, a1, a2 (IDs and alleles as text)."""
+    return pd.read_csv(fileset(prefix)["bim"], sep=r"\s+", header=None, dtype=str,
+                       names=["chrom", "snp", "cm", "pos", "a1", "a2"], keep_default_na=False)

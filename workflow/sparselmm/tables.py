@@ -76,13 +76,17 @@ def _id_columns(kind, header):
     return [c for c in header if c in ("fid", "iid")]
 
 
-def value_columns(path, what="phenotype"):
-    """The data columns a table offers (ID and metadata columns left out)."""
-    kind, _, header, _ = layout(path)
+def _value_columns(kind, header, what):
     ids = _id_columns(kind, header)
     skip = set() if kind == "delimited" else {*PSAM_METADATA,
                                                *(NOT_PHENOTYPES if what == "phenotype" else ())}
     return [c for c in header if c not in ids and c.upper() not in skip]
+
+
+def value_columns(path, what="phenotype"):
+    """The data columns a table offers (ID and metadata columns left out)."""
+    kind, _, header, _ = layout(path)
+    return _value_columns(kind, header, what)
 
 
 def read_sample_table(path, what="phenotype", columns=None):
@@ -98,11 +102,12 @@ def read_sample_table(path, what="phenotype", columns=None):
     if dup:
         raise TableError(f"{path}, line {first}: column {dup[0]!r} appears twice in the header")
     ids = _id_columns(kind, header)
-    data = value_columns(path, what) if columns is None else list(columns)
+    offered = _value_columns(kind, header, what)
+    data = offered if columns is None else list(columns)
     absent = [c for c in data if c not in header]
     if absent:
         raise TableError(f"{path}: no {what} column {absent[0]!r} (columns: "
-                         f"{', '.join(value_columns(path, what))})")
+                         f"{', '.join(offered)})")
     missing = set(PLINK_MISSING if kind == "plink" else MISSING)
     where = {c: header.index(c) for c in ids + data}
     lines, rows = [], []
@@ -252,7 +257,6 @@ def redundant_columns(Z, names, first_user, rel_tol=1e-8):
     return out
 
 
-
 # -- the workflow's steps on user tables -------------------------------------------
 MIN_SAMPLES_PER_FOLD = 2
 
@@ -261,8 +265,8 @@ def prepare_phenotypes(path, samples, requested, folds, out_tsv, log=sys.stderr)
     """Check the user's phenotype table against the .fam and write the phenotypes to
     analyse as a TSV keyed by the sample key (``iid``), in .fam order; return their
     names. Errors name the file and the phenotype, column, line or sample."""
-    names = value_columns(path) if requested == "all" else [str(r) for r in requested]
     offered = value_columns(path)
+    names = offered if requested == "all" else [str(r) for r in requested]
     absent = [c for c in names if c not in offered]
     if absent:
         raise TableError(f"{path}: phenotype(s) {', '.join(absent)} listed in config.yaml "
