@@ -5,9 +5,10 @@ Model", its baselines, simulation, PLINK genotype I/O, cross-validation and
 plotting.
 """
 
+from ._design import PreparedGenotypes
 from .baselines import TopSNP
 from .hybrid import HybridLMM
 from .model import SparseLMM
 
-__all__ = ["SparseLMM", "HybridLMM", "TopSNP"]
+__all__ = ["SparseLMM", "HybridLMM", "TopSNP", "PreparedGenotypes"]
 __version__ = "0.1.0"

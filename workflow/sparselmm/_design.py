@@ -114,6 +114,47 @@ def orthonormal_basis(Zfull):
     return Q, R
 
 
+class PreparedGenotypes:
+    """Genotypes and covariates of one set of samples, prepared once for many fits.
+
+    Fitting many phenotypes on the same samples (a transcriptome, one CV fold)
+    repeats the work that does not depend on the phenotype: checking the
+    genotypes, the column moments, the covariate projection ``C = Q^T X``, and for
+    some models an ``n x n`` kernel and its eigendecomposition. Pass an instance
+    as ``X`` to any estimator's ``fit`` (with ``Z=None``: the covariates are
+    given here) and that work is done on the first fit and reused after; the fits
+    are the same as with ``fit(X, y, Z)``. ``predict`` still takes plain arrays.
+    """
+
+    def __init__(self, X, Z=None):
+        self.G, self.sentinel = check_genotypes(X)
+        self.Zfull = covariate_matrix(Z, self.G.shape[0])
+        self._shared = {}
+
+    @property
+    def shape(self):
+        return self.G.shape
+
+    @property
+    def Z(self):
+        """The covariates without the intercept column (None when there are none)."""
+        return self.Zfull[:, 1:] if self.Zfull.shape[1] > 1 else None
+
+    def shared(self, standardize):
+        """The cache of fits with this standardisation (one dict per setting)."""
+        return self._shared.setdefault(bool(standardize), {})
+
+
+def unprepared(X, Z):
+    """``(X, Z)`` as arrays: a :class:`PreparedGenotypes` gives its own genotypes and
+    covariates (``Z`` must then be None)."""
+    if not isinstance(X, PreparedGenotypes):
+        return X, Z
+    if Z is not None:
+        raise ValueError("X is a PreparedGenotypes: give the covariates to it, not to fit")
+    return X.G, X.Z
+
+
 @dataclass
 class Design:
     """Everything the coordinate updates need, computed once per fit."""
@@ -133,6 +174,9 @@ class Design:
     y_tilde: np.ndarray  # P y
     # rows of the missing calls per SNP (_kernels.missing_calls), filled on first use
     missing: tuple = None
+    # y-independent results that fits on the same PreparedGenotypes share (kernels,
+    # eigendecompositions): a dict, or None for a one-off design
+    shared: dict = None
 
     @property
     def n(self):
@@ -140,32 +184,36 @@ class Design:
 
     def missing_calls(self):
         if self.missing is None:
-            self.missing = _kernels.missing_calls(self.G, self.sentinel, self.n_missing)
+            if self.shared is not None and "missing" in self.shared:
+                self.missing = self.shared["missing"]
+            else:
+                self.missing = _kernels.missing_calls(self.G, self.sentinel, self.n_missing)
+                if self.shared is not None:
+                    self.shared["missing"] = self.missing
         return self.missing
 
     @property
     def n_eff(self):
         return self.G.shape[0] - self.Q.shape[1]
 
+    def cached(self, key, compute):
+        """``compute()``, once per PreparedGenotypes (every call for a one-off design)."""
+        if self.shared is None:
+            return compute()
+        if key not in self.shared:
+            self.shared[key] = compute()
+        return self.shared[key]
 
-def build_design(X, y, Z, *, standardize=True):
-    G, sentinel = check_genotypes(X)
-    n, p = G.shape
-    if n < 2:
-        raise ValueError(f"need at least 2 samples, got {n}")
-    if p < 1:
-        raise ValueError("X has no columns (SNPs)")
-    y = check_vector(y, n, "y")
-    Zfull = covariate_matrix(Z, n)
+
+def _genotype_part(G, sentinel, Zfull, standardize):
+    """The y-independent part of a :class:`Design` (a dict of its fields)."""
+    n = G.shape[0]
     if Zfull.shape[1] >= n:
         raise ValueError(
             f"{Zfull.shape[1]} covariates (intercept included) leave no degrees of "
             f"freedom with {n} samples"
         )
     Q, R = orthonormal_basis(Zfull)
-    y_tilde = y - Q @ (Q.T @ y)
-    if not np.any(np.abs(y_tilde) > 1e-12 * max(1.0, np.abs(y).max())):
-        raise ValueError("y is constant (or fully explained by the covariates)")
     mean, sd, n_missing = _kernels.column_moments(G, sentinel)
     poly = polymorphic(mean, sd)
     scale = inverse_sd(mean, sd) if standardize else poly.astype(float)
@@ -173,8 +221,35 @@ def build_design(X, y, Z, *, standardize=True):
     # a SNP collinear with the covariates carries no information
     column_ss = n * (1.0 if standardize else sd**2)  # ||x_j||^2 before projection
     active = poly & (d > 1e-8 * column_ss)
-    return Design(G, sentinel, mean, scale, n_missing, Zfull, Q, R, C, d, active,
-                  y, y_tilde)
+    return dict(G=G, sentinel=sentinel, mean=mean, scale=scale, n_missing=n_missing,
+                Zfull=Zfull, Q=Q, R=R, C=C, d=d, active=active)
+
+
+def build_design(X, y, Z, *, standardize=True):
+    if isinstance(X, PreparedGenotypes):
+        if Z is not None:
+            raise ValueError("X is a PreparedGenotypes: give the covariates to it, not to fit")
+        G, sentinel, Zfull, shared = X.G, X.sentinel, X.Zfull, X.shared(standardize)
+    else:
+        G, sentinel = check_genotypes(X)
+        shared = None
+    n, p = G.shape
+    if n < 2:
+        raise ValueError(f"need at least 2 samples, got {n}")
+    if p < 1:
+        raise ValueError("X has no columns (SNPs)")
+    y = check_vector(y, n, "y")
+    if shared is None:
+        part = _genotype_part(G, sentinel, covariate_matrix(Z, n), standardize)
+    else:
+        if "design" not in shared:
+            shared["design"] = _genotype_part(G, sentinel, Zfull, standardize)
+        part = shared["design"]
+    Q = part["Q"]
+    y_tilde = y - Q @ (Q.T @ y)
+    if not np.any(np.abs(y_tilde) > 1e-12 * max(1.0, np.abs(y).max())):
+        raise ValueError("y is constant (or fully explained by the covariates)")
+    return Design(**part, y=y, y_tilde=y_tilde, shared=shared)
 
 
 def standardised_blocks(G, sentinel, mean, scale):
@@ -252,18 +327,29 @@ def row_subsets(design, masks):
     The standardisation (means, scales) stays the design's: a subset's columns
     are not re-centred or re-scaled, the subset's own intercept absorbs the
     shift. Raises ValueError when ``[1, Z]`` is rank-deficient on a subset.
+    The genotype part is shared by designs on the same PreparedGenotypes.
     """
+    masks = [np.asarray(m, dtype=bool) for m in masks]
+    key = ("row_subsets", tuple(m.tobytes() for m in masks))
+    parts = design.cached(key, lambda: _subset_parts(design, masks))
+    out = []
+    for w, Q, R, Ct, d, active in parts:
+        y = w * design.y
+        out.append(RowSubset(w, Q, R, Ct, d, active, y - Q @ (Q.T @ y)))
+    return out
+
+
+def _subset_parts(design, masks):
     n, p = design.G.shape
     parts = []
     for mask in masks:
         Qs, Rs = orthonormal_basis(design.Zfull[mask])
         Q = np.zeros((n, Qs.shape[1]))
         Q[mask] = Qs
-        y = np.where(mask, design.y, 0.0)
-        parts.append((mask.astype(np.float64), Q, Rs, y - Q @ (Q.T @ y)))
+        parts.append((mask.astype(np.float64), Q, Rs))
     k = design.Zfull.shape[1]
-    Q_all = np.hstack([Q for _, Q, _, _ in parts])
-    W = np.column_stack([w for w, _, _, _ in parts])
+    Q_all = np.hstack([Q for _, Q, _ in parts])
+    W = np.column_stack([w for w, _, _ in parts])
     C_all = np.empty((Q_all.shape[1], p))
     ss = np.empty((len(parts), p))  # ||x_j||^2 over each subset's rows
     for j0, j1, blk in standardised_blocks(design.G, design.sentinel, design.mean,
@@ -271,9 +357,9 @@ def row_subsets(design, masks):
         C_all[:, j0:j1] = Q_all.T @ blk
         ss[:, j0:j1] = W.T @ (blk * blk)
     out = []
-    for s, (w, Q, R, y_tilde) in enumerate(parts):
+    for s, (w, Q, R) in enumerate(parts):
         Ct = np.ascontiguousarray(C_all[s * k:(s + 1) * k].T)
         d = np.maximum(ss[s] - np.einsum("ij,ij->i", Ct, Ct), 0.0)
         active = design.active & (d > 1e-8 * ss[s])
-        out.append(RowSubset(w, Q, R, Ct, d, active, y_tilde))
+        out.append((w, Q, R, Ct, d, active))
     return out

@@ -123,7 +123,7 @@ class Lmmse:
 
     def __init__(self, design):
         self.design = design
-        self.U, self.s2 = spectrum(design)
+        self.U, self.s2 = design.cached("spectrum", lambda: spectrum(design))
         y = design.y_tilde
         self.Uy = self.U.T @ y
         # the part of y~ no SNP combination can reach

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import plink
-from ._design import check_genotypes, covariate_matrix
+from ._design import check_genotypes, covariate_matrix, unprepared
 from ._kernels import INT8_MISSING
 from .model import _LinearPredictor
 
@@ -89,6 +89,7 @@ class GemmaBSLMM(_LinearPredictor):
 
     def fit(self, X, y, Z=None):
         self._gemma()
+        X, Z = unprepared(X, Z)
         G, _ = check_genotypes(X)
         G = np.asarray(G, dtype=np.int8) if G.dtype == np.int8 else G
         if G.dtype != np.int8:

@@ -40,17 +40,8 @@ class RidgeREML(_LinearPredictor):
 
     def fit(self, X, y, Z=None):
         design = build_design(X, y, Z, standardize=self.standardize)
-        n = design.n
         p = max(int(design.active.sum()), 1)
-        K = np.zeros((n, n))
-        for _, _, blk in projected_blocks(design):
-            K += blk @ blk.T
-        K /= p
-        # orthonormal basis of the complement of span([1, Z])
-        Qfull, _ = np.linalg.qr(design.Zfull, mode="complete")
-        Qp = Qfull[:, design.Q.shape[1]:]
-        lam, U = np.linalg.eigh(Qp.T @ K @ Qp)
-        lam = np.maximum(lam, 0.0)
+        Qp, lam, U = design.cached("ridge_eigen", lambda: _kernel_eigen(design, p))
         z = U.T @ (Qp.T @ design.y_tilde)
         m = z.size
 
@@ -76,3 +67,17 @@ class RidgeREML(_LinearPredictor):
         self.converged_ = bool(res.success)
         self._finish(design, b)
         return self
+
+
+def _kernel_eigen(design, p):
+    """``(Qp, lam, U)``: a basis of the complement of span([1, Z]) and the
+    eigendecomposition of the genetic relationship matrix ``P X X^T P / p`` in it."""
+    n = design.n
+    K = np.zeros((n, n))
+    for _, _, blk in projected_blocks(design):
+        K += blk @ blk.T
+    K /= p
+    Qfull, _ = np.linalg.qr(design.Zfull, mode="complete")
+    Qp = Qfull[:, design.Q.shape[1]:]
+    lam, U = np.linalg.eigh(Qp.T @ K @ Qp)
+    return Qp, np.maximum(lam, 0.0), U
