@@ -419,8 +419,8 @@ def test_missing_and_redundant_covariates_are_settled_by_the_covariate_rule(tmp_
     assert list(cov.columns) == ["iid", "PC1", "PC2", "PC3", "sex", "age"] and len(cov) == 89
     table = read_results(wd / "results/tables/real_r2.tsv")
     strong = table[(table.phenotype == "strong") & (table.method == "sparselmm")]
-    assert strong["n_test"].sum() == 89 and "id4" not in pd.read_csv(
-        wd / "results/realdata/folds/strong.tsv", sep="\t")["iid"].tolist()
+    folds = pd.read_csv(wd / "results/realdata/folds/group1.tsv", sep="\t")
+    assert strong["n_test"].sum() == 89 and "id4" not in folds.dropna(subset=["strong"])["iid"]
 
 
 def families(wd):
@@ -458,8 +458,8 @@ def test_family_data_with_repeated_iids_is_matched_on_fid_and_iid(tmp_path):
     table = read_results(wd / "results/tables/real_r2.tsv")
     sizes = table[table.method == "sparselmm"].groupby("phenotype")["n_test"].sum()
     assert sizes["strong"] == 90 and sizes["null"] == 80
-    folds = pd.read_csv(wd / "results/realdata/folds/strong.tsv", sep="\t")
-    assert {"A id0", "B id0"} <= set(folds["iid"])
+    folds = pd.read_csv(wd / "results/realdata/folds/group1.tsv", sep="\t")
+    assert {"A id0", "B id0"} <= set(folds.dropna(subset=["strong"])["iid"])
     strong = table[(table.phenotype == "strong") & (table.method == "sparselmm")]
     assert strong["r2_snp"].mean() > 0.5
 
@@ -483,7 +483,7 @@ def rare_covariate(wd):
         (bad_covariate_cell, "covariates.log",
          "data/covar.tsv, line 8: non-numeric covariate value 'female' in column 'sex' for "
          "sample 'id6'"),
-        (rare_covariate, "real_folds/strong.log",
+        (rare_covariate, "real_folds/group1.log",
          "covariate 'rare' is constant (0) in the training samples of fold"),
     ],
 )
@@ -565,3 +565,51 @@ def test_score_without_a_cohort_says_what_to_set(tmp_path):
     proc = run(wd, "score", "--dry-run", check=False)
     assert proc.returncode != 0
     assert "target 'score' needs scoring.genotypes" in proc.stdout + proc.stderr
+
+
+# -- cis windows and grouped fits --------------------------------------------------------
+def cis_data(wd):
+    """SNPs rs0..rs199 on chromosome 1 at 1..200 kb, rs200..rs399 on chromosome 2 at the
+    same positions; 'strong' (driven by rs0-rs2) at chr1:2 kb, 'null' at chr1:900 kb
+    (nothing within 50 kb), 'copy' (= strong) at chr2:2 kb, 'lost' without a position."""
+    bim = [line.split() for line in (wd / "data/geno.bim").read_text().splitlines()]
+    for j, f in enumerate(bim):
+        f[0], f[3] = ("1", str(1000 * (j + 1))) if j < 200 else ("2", str(1000 * (j - 199)))
+    (wd / "data/geno.bim").write_text("".join("\t".join(f) + "\n" for f in bim))
+    pheno = pd.read_csv(wd / "data/pheno.tsv", sep="\t")
+    pheno["copy"], pheno["lost"] = pheno["strong"], pheno["null"]
+    pheno.to_csv(wd / "data/pheno.tsv", sep="\t", index=False, na_rep="NA")
+    (wd / "data/genes.bed").write_text(
+        "#chr\tstart\tend\tgene_id\tstrand\n"
+        "chr1\t1999\t2000\tstrong\t+\nchr1\t899999\t900000\tnull\t-\n"
+        "chr2\t1999\t2000\tcopy\t+\n")
+
+
+def test_cis_windows_end_to_end(tmp_path):
+    config = USER + "  cis_window_kb: 50\n  phenotype_positions: data/genes.bed\n  group_size: 1\n"
+    wd = workdir(tmp_path, config)
+    user_data(wd)
+    cis_data(wd)
+    run(wd, "results/tables/real_r2.tsv", "results/tables/real_summary.tsv", "models")
+    table = read_results(wd / "results/tables/real_r2.tsv")
+    assert set(table["phenotype"]) == {"strong", "copy"}
+    # chr1:1-52 kb holds rs0..rs51 less the monomorphic rs5; the same stretch of
+    # chromosome 2 (rs200..rs251) is another chromosome's and not in the window
+    assert (table.loc[table.phenotype == "strong", "p"] == 51).all()
+    assert (table.loc[table.phenotype == "copy", "p"] == 52).all()
+    r2 = table.groupby(["phenotype", "method"])["r2_snp"].mean()
+    assert r2["strong", "sparselmm"] > 0.5 and r2["copy", "sparselmm"] < 0.1
+    skipped = pd.read_csv(wd / "results/realdata/skipped.tsv", sep="\t", keep_default_na=False)
+    assert dict(zip(skipped.phenotype, skipped.reason)) == {
+        "null": "no SNP within 50 kb (chromosome 1:850000-950000)",
+        "lost": "no position in the position table"}
+    log = (wd / "results/logs/phenotype_list.log").read_text()
+    assert "warning: phenotype null skipped: no SNP within 50 kb" in log
+    groups = pd.read_csv(wd / "results/realdata/groups.tsv", sep="\t")
+    assert groups["group"].tolist() == [1, 2]  # one phenotype per job here
+    # the exported model holds only SNPs of its window
+    weights = pd.read_csv(wd / "results/models/strong/sparselmm.weights.tsv", sep="\t")
+    assert set(weights["chrom"].astype(str)) == {"1"} and weights["pos"].max() <= 52_000
+    info = json.loads((wd / "results/models/strong/sparselmm.json").read_text())
+    assert info["n_snps"] == 51 and info["cis_window"]["kb"] == 50
+    assert info["cv"]["folds"] == 3

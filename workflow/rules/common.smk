@@ -25,6 +25,7 @@ wildcard_constraints:
     method=r"[a-z][a-z0-9_]*",
     phenotype=r"[^/]+",
     cohort=r"[^/]+",
+    group=r"\d+",
 
 
 def parse_scenario(scenario):
@@ -104,8 +105,9 @@ SIM_FIT = "results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}
 SIM_BENCHMARK = (
     "results/benchmarks/fit/{scenario}/rep{replicate}/{method}/fold{fold}.tsv"
 )
-REAL_FIT = "results/realdata/fits/{phenotype}/{method}/fold{fold}"
-REAL_BENCHMARK = "results/benchmarks/fit_real/{phenotype}/{method}/fold{fold}.tsv"
+# real data: one job fits a group of phenotypes (realdata.group_size) per method x fold
+REAL_FIT = "results/realdata/fits/group{group}/{method}/fold{fold}"
+REAL_BENCHMARK = "results/benchmarks/fit_real/group{group}/{method}/fold{fold}.tsv"
 
 
 def simulation_files(pattern):
@@ -165,6 +167,17 @@ def real_genotype_files(wildcards):
     return {ext: f"{REAL['genotypes']}.{ext}" for ext in ("bed", "bim", "fam")}
 
 
+def phenotype_list_inputs(wildcards):
+    inputs = {
+        "phenotypes": REAL["phenotype_table"],
+        "fam": "results/realdata/genotypes/qc.fam",
+        "bim": "results/realdata/genotypes/qc.bim",
+    }
+    if REAL["cis_window_kb"] is not None:
+        inputs["positions"] = REAL["phenotype_positions"]
+    return inputs
+
+
 def user_covariate_input(wildcards):
     return [REAL["covariate_table"]] if REAL["covariate_table"] else []
 
@@ -174,23 +187,50 @@ def qc_mem_mb(wildcards, input):
     return int(1000 + 2 * genotype_mb(input))
 
 
-def phenotype_labels(wildcards):
-    return {"phenotype": wildcards.phenotype}
+def real_groups():
+    """The groups table written by the phenotype_list checkpoint (phenotype, group, window)."""
+    import pandas as pd
+
+    path = checkpoints.phenotype_list.get().output.groups
+    return pd.read_csv(
+        path, sep="\t", dtype={"phenotype": str, "chrom": str}, keep_default_na=False
+    )
 
 
-def phenotype_column(wildcards):
-    return wildcards.phenotype
+def group_ids():
+    return sorted(real_groups()["group"].unique().tolist())
+
+
+def group_phenotypes(wildcards):
+    groups = real_groups()
+    return groups.loc[groups["group"] == int(wildcards.group), "phenotype"].tolist()
+
+
+def phenotype_group(wildcards):
+    groups = real_groups().set_index("phenotype")
+    return int(groups.loc[wildcards.phenotype, "group"])
 
 
 def real_files(pattern):
-    """``pattern`` for every listed phenotype (known once the checkpoint ran)."""
-    listing = checkpoints.phenotype_list.get().output.names
-    names = Path(listing).read_text().split()
-    return expand(pattern, phenotype=names, method=REAL_METHODS, fold=FOLDS)
+    """``pattern`` for every group of phenotypes (known once the checkpoint ran)."""
+    return expand(pattern, group=group_ids(), method=REAL_METHODS, fold=FOLDS)
 
 
 def real_fits(wildcards):
     return real_files(f"{REAL_FIT}.metrics.tsv")
+
+
+def group_runtime(wildcards, input):
+    """Minutes for a group job: a fit's budget (fit_runtime) per phenotype, scaled by
+    the share of the SNPs in its window, plus half a minute per phenotype."""
+    groups = real_groups()
+    share = groups.loc[groups["group"] == int(wildcards.group), "snp_fraction"]
+    per_fit = fit_runtime(wildcards, input) - 10
+    return int(10 + sum(0.5 + per_fit * float(f) for f in share))
+
+
+def phenotype_column(wildcards):
+    return wildcards.phenotype
 
 
 def timing_inputs(wildcards):
@@ -226,12 +266,12 @@ SCORING = config["scoring"]
 
 
 def cv_fold_files(kind):
-    """The CV fold files (metrics or predictions) of one phenotype x method."""
+    """The CV fold files (metrics or predictions) of the group of one phenotype x method."""
 
     def files(wildcards):
         return expand(
             f"{REAL_FIT}.{kind}.tsv",
-            phenotype=wildcards.phenotype,
+            group=phenotype_group(wildcards),
             method=wildcards.method,
             fold=FOLDS,
         )

@@ -1,4 +1,5 @@
-# One fit per data set x method x fold: predictions of the held-out fold.
+# One fit per data set x method x fold (real data: per group of phenotypes x method x
+# fold): predictions of the held-out fold.
 
 
 rule fit_simulation:
@@ -39,13 +40,14 @@ rule fit_real:
         fam="results/realdata/genotypes/qc.fam",
         phenotypes="results/realdata/phenotypes.tsv",
         covariates="results/realdata/covariates.tsv",
-        folds="results/realdata/folds/{phenotype}.tsv",
+        groups="results/realdata/groups.tsv",
+        folds="results/realdata/folds/group{group}.tsv",
     output:
         predictions=f"{REAL_FIT}.predictions.tsv",
         metrics=f"{REAL_FIT}.metrics.tsv",
         timing=f"{REAL_FIT}.timing.tsv",
     log:
-        "results/logs/fit_real/{phenotype}/{method}/fold{fold}.log",
+        "results/logs/fit_real/group{group}/{method}/fold{fold}.log",
     benchmark:
         REAL_BENCHMARK
     conda:
@@ -53,11 +55,10 @@ rule fit_real:
     threads: 1
     resources:
         mem_mb=fit_mem_mb,
-        runtime=fit_runtime,
+        runtime=group_runtime,
     params:
         options=method_options,
-        phenotype=phenotype_column,
-        labels=phenotype_labels,
+        names=group_phenotypes,
         transform=config["realdata"]["phenotype_transform"],
     script:
-        "../scripts/fit.py"
+        "../scripts/fit_group.py"

@@ -13,6 +13,7 @@ rule final_fit:
         fam="results/realdata/genotypes/qc.fam",
         phenotypes="results/realdata/phenotypes.tsv",
         covariates="results/realdata/covariates.tsv",
+        groups="results/realdata/groups.tsv",
         metrics=cv_fold_files("metrics"),
         predictions=cv_fold_files("predictions"),
     output:
@@ -32,6 +33,7 @@ rule final_fit:
         phenotype=phenotype_column,
         transform=config["realdata"]["phenotype_transform"],
         min_pip=config["models"]["min_pip"],
+        window_kb=config["realdata"]["cis_window_kb"],
         prefix=MODEL,
     script:
         "../scripts/final_fit.py"

@@ -111,13 +111,15 @@ rule real_folds:
         fam="results/realdata/genotypes/qc.fam",
         phenotypes="results/realdata/phenotypes.tsv",
         covariates="results/realdata/covariates.tsv",
+        groups="results/realdata/groups.tsv",
     output:
-        folds="results/realdata/folds/{phenotype}.tsv",
+        folds="results/realdata/folds/group{group}.tsv",
     log:
-        "results/logs/real_folds/{phenotype}.log",
+        "results/logs/real_folds/group{group}.log",
     conda:
         "../../envs/sparselmm.yaml"
     params:
+        names=group_phenotypes,
         k=config["cv"]["folds"],
         seed=config["cv"]["seed"],
     script:
@@ -126,11 +128,12 @@ rule real_folds:
 
 checkpoint phenotype_list:
     input:
-        phenotypes=config["realdata"]["phenotype_table"],
-        fam="results/realdata/genotypes/qc.fam",
+        unpack(phenotype_list_inputs),
     output:
         names="results/realdata/phenotypes.txt",
         table="results/realdata/phenotypes.tsv",
+        groups="results/realdata/groups.tsv",
+        skipped="results/realdata/skipped.tsv",
     log:
         "results/logs/phenotype_list.log",
     conda:
@@ -138,5 +141,7 @@ checkpoint phenotype_list:
     params:
         requested=config["realdata"]["phenotypes"],
         folds=config["cv"]["folds"],
+        window_kb=config["realdata"]["cis_window_kb"],
+        group_size=config["realdata"]["group_size"],
     script:
         "../scripts/phenotype_list.py"

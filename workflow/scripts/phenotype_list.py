@@ -3,11 +3,25 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 inp, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
 
-from sparselmm.plink import read_fam  # noqa: E402
+from sparselmm.cis import assign_groups, read_positions  # noqa: E402
+from sparselmm.plink import read_bim, read_fam  # noqa: E402
 from sparselmm.tables import prepare_phenotypes  # noqa: E402
 
-names = prepare_phenotypes(inp.phenotypes, read_fam(inp.fam[: -len(".fam")]), params.requested,
-                           params.folds, out.table)
+prefix = inp.fam[: -len(".fam")]
+names = prepare_phenotypes(inp.phenotypes, read_fam(prefix), params.requested, params.folds,
+                           out.table)
+positions = read_positions(inp.positions) if params.window_kb is not None else None
+groups, skipped = assign_groups(names, params.group_size, positions, read_bim(prefix),
+                                params.window_kb)
+for row in skipped.itertuples():
+    print(f"warning: phenotype {row.phenotype} skipped: {row.reason}", file=sys.stderr)
+if groups.empty:
+    raise SystemExit(f"no phenotype left to fit: all {len(names)} skipped (see {out.skipped}"
+                     + (f"; do the IDs of {inp.positions} match the phenotype table's?)"
+                        if positions is not None else ")"))
+groups.to_csv(out.groups, sep="\t", index=False)
+skipped.to_csv(out.skipped, sep="\t", index=False)
 with open(out.names, "w") as fh:
-    fh.write("\n".join(names) + "\n")
-print(f"{len(names)} phenotypes", file=sys.stderr)
+    fh.write("\n".join(groups["phenotype"]) + "\n")
+print(f"{len(groups)} phenotypes in {groups['group'].nunique()} groups"
+      + (f", {len(skipped)} skipped" if len(skipped) else ""), file=sys.stderr)

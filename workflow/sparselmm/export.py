@@ -64,19 +64,29 @@ def _jsonable(v):
     return v
 
 
-def cv_accuracy(metrics, predictions):
+def cv_accuracy(metrics, predictions, phenotype=None):
     """Cross-validated accuracy of one phenotype x method from its fold files.
 
     ``r2_snp_mean``: the mean over folds of the held-out R^2 of the SNP part (the
     results tables' measure); ``pred_perf_r2``, ``pred_perf_pval``: PrediXcan's
     measure, the squared correlation between the held-out SNP part of the
     prediction and the phenotype after the covariate fit, pooled over folds, with
-    the p-value of that correlation (t test, n - 2 degrees of freedom).
+    the p-value of that correlation (t test, n - 2 degrees of freedom). Files of a
+    group of phenotypes (a ``phenotype`` column) are restricted to ``phenotype``.
     """
     from scipy import stats
 
-    m = pd.concat([pd.read_csv(f, sep="\t") for f in metrics])
-    p = pd.concat([pd.read_csv(f, sep="\t") for f in predictions])
+    def read(files):
+        t = pd.concat([pd.read_csv(f, sep="\t", dtype={"phenotype": str},
+                                   keep_default_na=False, na_values=[""]) for f in files])
+        if phenotype is not None and "phenotype" in t.columns:
+            t = t[t["phenotype"] == phenotype]
+            if t.empty:
+                raise ValueError(f"no cross-validation rows of phenotype {phenotype!r} in "
+                                 f"{', '.join(map(str, files))}")
+        return t
+
+    m, p = read(metrics), read(predictions)
     snp = p["pred"] - p["pred_covariates"]
     resid = p["y"] - p["pred_covariates"]
     if snp.std() > 0 and resid.std() > 0:
@@ -98,7 +108,8 @@ def _snp_part(model, G, snps):
 
 
 def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
-              min_pip=0.0, cv_metrics=(), cv_predictions=(), log=sys.stderr):
+              min_pip=0.0, cv_metrics=(), cv_predictions=(), cols=None, window=None,
+              log=sys.stderr):
     """Fit ``method`` on every sample of ``phenotype`` and write the model files
     ``{out}.weights.tsv``, ``.score``, ``.afreq`` and ``.json``.
 
@@ -109,12 +120,15 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     mean, its share moving into the intercept. The json records how many SNPs that
     leaves out and the largest change it makes to a training sample's prediction
     (``pruning``), so the exported model is exactly what is written, and how close
-    it is to the fit is known.
+    it is to the fit is known. ``cols``: the SNPs (.bim rows) of the phenotype's
+    cis window (None: every SNP), ``window`` its description for the json.
     """
     ids, rows, y, Z = phenotype_samples(bed, phenotypes, phenotype, covariates, transform)
-    G = plink.read_genotypes(bed, rows=rows)
+    G = plink.read_genotypes(bed, rows=rows, cols=cols)
     model = make_model(method, options).fit(G, y, Z)
     bim = read_bim(bed)
+    if cols is not None:
+        bim = bim.iloc[np.asarray(cols)].reset_index(drop=True)
     weights = bim[["snp", "chrom", "pos", "a1", "a2"]].copy()
     weights["weight"] = model.coef_
     weights["a1_mean"] = model._mean
@@ -139,7 +153,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     info = {
         "phenotype": phenotype, "method": method, "options": dict(options or {}),
         "phenotype_transform": transform, "n_samples": len(ids), "n_snps": int(len(bim)),
-        "n_snps_in_model": int(len(used)),
+        "n_snps_in_model": int(len(used)), "cis_window": window,
         "effect_allele": "A1 (column 5 of the .bim)",
         "intercept": model.intercept_ + float(model.coef_[cut] @ model._mean[cut]),
         "covariates": dict(zip(names, model.covariate_coef_)),
@@ -149,7 +163,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
         "pruning": {"min_pip": min_pip, "snps_left_out": int(cut.size),
                     "max_abs_change_train": float(np.abs(change).max(initial=0.0)),
                     "sd_genetic_value_train": float(genetic.std())},
-        "cv": cv_accuracy(cv_metrics, cv_predictions) if cv_metrics else None,
+        "cv": cv_accuracy(cv_metrics, cv_predictions, phenotype) if cv_metrics else None,
     }
     Path(f"{out}.json").write_text(json.dumps(_jsonable(info), indent=1) + "\n")
     print(f"{phenotype} / {method}: {len(ids)} samples, {len(used)} of {len(bim)} SNPs in the "

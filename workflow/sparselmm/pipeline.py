@@ -132,20 +132,27 @@ def phenotype_samples(bed, phenotypes, phenotype, covariates=None, transform="no
     Returns ``(ids, rows, y, Z)``: sample keys, their .fam rows, the phenotype
     (transformed) and the covariate matrix (None without covariates).
     """
+    fam = plink.read_samples(bed)
+    pheno = read_table(phenotypes, "phenotype")
+    cov_tab = None if covariates is None else read_table(covariates, "covariate")
+    return samples_of(fam, pheno, phenotype, cov_tab, transform, within, source=phenotypes)
+
+
+def samples_of(fam, pheno, phenotype, cov_tab=None, transform="none", within=None,
+               source="phenotype table"):
+    """:func:`phenotype_samples` from tables already read (``fam``: sample keys in
+    .fam order; ``pheno``, ``cov_tab``: DataFrames indexed by sample key)."""
     if transform not in TRANSFORMS:
         raise ValueError(f"unknown phenotype transform {transform!r}; choose from "
                          f"{', '.join(TRANSFORMS)}")
-    fam = plink.read_samples(bed)
-    pheno = read_table(phenotypes, "phenotype")
     if phenotype not in pheno.columns:
-        raise ValueError(f"{phenotypes}: no phenotype column {phenotype!r} "
+        raise ValueError(f"{source}: no phenotype column {phenotype!r} "
                          f"(columns: {', '.join(map(str, pheno.columns))})")
     y_all = pheno[phenotype]
     ids = [i for i in fam if i in y_all.index and pd.notna(y_all[i])
            and (within is None or i in within)]
     cov = None
-    if covariates is not None:
-        cov_tab = read_table(covariates, "covariate")
+    if cov_tab is not None:
         ids = [i for i in ids if i in cov_tab.index]
         cov = cov_tab.loc[ids].to_numpy(dtype=float)
     pos = {iid: k for k, iid in enumerate(fam)}
@@ -184,22 +191,36 @@ def fit_fold(*, bed, phenotypes, phenotype, folds, fold, method, options=None,
     Ztr = None if cov is None else cov[train]
     Zte = None if cov is None else cov[test]
     model = make_model(method, options, truth)
+    return fit_and_score(model, method, G_train, y[train], Ztr, G_test, y[test], Zte,
+                         np.asarray(ids)[test], fold)
+
+
+def fit_and_score(model, method, X_train, y_train, Z_train, G_test, y_test, Z_test, test_ids,
+                  fold, log=None):
+    """Fit ``model`` on the training part, predict the test part: ``(predictions,
+    metrics, seconds)`` as :func:`fit_fold` returns them. ``X_train`` may be a
+    :class:`sparselmm.PreparedGenotypes` (holding ``Z_train``; pass ``Z_train`` too,
+    for the covariate-only fit)."""
+    from ._design import PreparedGenotypes
+
+    prepared = isinstance(X_train, PreparedGenotypes)
     t0 = time.perf_counter()
-    model.fit(G_train, y[train], Ztr)
-    pred = model.predict(G_test, Zte)
+    model.fit(X_train, y_train, None if prepared else Z_train)
+    pred = model.predict(G_test, Z_test)
     seconds = time.perf_counter() - t0
-    print(f"{method} fit: {fit_summary(model)}", file=sys.stderr)
-    cov_pred = covariate_fit(Ztr, y[train], Zte, int(test.sum()))
-    metrics = heldout_metrics(y[test], pred, cov_pred)
+    print(f"{method} fit: {fit_summary(model)}", file=log or sys.stderr)
+    n_test = len(y_test)
+    cov_pred = covariate_fit(Z_train, y_train, Z_test, n_test)
+    metrics = heldout_metrics(y_test, pred, cov_pred)
     metrics.update(
-        n_train=int(train.sum()),
-        n_test=int(test.sum()),
-        p=int(G_train.shape[1]),
+        n_train=len(y_train),
+        n_test=n_test,
+        p=int(X_train.shape[1]),
         converged=bool(getattr(model, "converged_", True)),
         # a variance component estimated at its bound (ridge: h2 = 0)
         at_bound=bool(getattr(model, "at_bound_", False)),
     )
-    preds = pd.DataFrame({"iid": np.asarray(ids)[test], "fold": fold, "y": y[test],
+    preds = pd.DataFrame({"iid": test_ids, "fold": fold, "y": y_test,
                           "pred": pred, "pred_covariates": cov_pred})
     return preds, metrics, seconds
 
@@ -293,28 +314,32 @@ def _se(values):
 def collect_timings(timings, benchmarks):
     """One row per fit: its labels, the fit's own wall time and Snakemake's job record.
 
-    ``timings`` are the fit script's one-row files (labels, ``fit_seconds`` and
-    ``max_rss_mb``, the process's peak resident memory from getrusage),
-    ``benchmarks`` the matching Snakemake benchmark TSVs, in the same order;
-    ``job_seconds`` (whole job: start-up, reading genotypes, fit) comes from them.
-    Snakemake samples memory and misses sub-second jobs, so its ``max_rss`` is used
-    only for a timing file written before the fit script recorded its own.
+    ``timings`` are the fit scripts' timing files (labels, ``fit_seconds`` and
+    ``max_rss_mb``, the process's peak resident memory from getrusage; a grouped
+    real-data job writes one row per phenotype), ``benchmarks`` the matching
+    Snakemake benchmark TSVs, in the same order. ``job_seconds`` (whole job:
+    start-up, reading genotypes, every fit of the job) and ``job_fits`` (fits in
+    that job) come from them. Snakemake samples memory and misses sub-second jobs,
+    so its ``max_rss`` is used only for a timing file written before the fit
+    script recorded its own.
     """
     if len(timings) != len(benchmarks):
         raise ValueError(f"{len(timings)} timing files but {len(benchmarks)} benchmark files")
-    rows = []
+    parts = []
     for t, b in zip(timings, benchmarks):
-        row = read_results(t).iloc[0].to_dict()
+        rows = read_results(t)
         bench = pd.read_csv(b, sep="\t")
         for col in ("s", "max_rss"):
             if col not in bench.columns or bench.empty:
                 raise ValueError(f"{b}: not a Snakemake benchmark file (no {col!r} column)")
-        row["job_seconds"] = float(bench["s"].iloc[0])
-        if pd.isna(row.get("max_rss_mb", np.nan)):
-            row["max_rss_mb"] = pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0]
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    return _stable_order(table)
+        rows["job_seconds"] = float(bench["s"].iloc[0])
+        rows["job_fits"] = len(rows)
+        if "max_rss_mb" not in rows.columns:
+            rows["max_rss_mb"] = np.nan
+        rows["max_rss_mb"] = rows["max_rss_mb"].fillna(
+            pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0])
+        parts.append(rows)
+    return _stable_order(pd.concat(parts, ignore_index=True))
 
 
 # -- real data --------------------------------------------------------------------
@@ -326,8 +351,16 @@ def real_fold_table(phenotypes, phenotype, fam_iids, covariates, k, seed, out):
     of a fold (a rare category), naming the column, phenotype and fold.
     """
     pheno = read_table(phenotypes, "phenotype")[[phenotype]]
-    keep = pheno[phenotype].dropna().index
     cov = read_table(covariates, "covariate")
+    iids, _ = phenotype_folds(pheno, phenotype, fam_iids, cov, k, seed, covariates)
+    write_folds(out, iids, k, seed)  # the same assign_folds as phenotype_folds
+    return len(iids)
+
+
+def phenotype_folds(pheno, phenotype, fam_iids, cov, k, seed, source):
+    """``(iids, folds)`` of one phenotype: its samples with covariates, in .fam order,
+    and their fold; a covariate constant in a fold's training samples is an error."""
+    keep = pheno[phenotype].dropna().index
     iids = [i for i in fam_iids if i in keep and i in cov.index]
     folds = assign_folds(len(iids), k, seed)
     Z = cov.loc[iids].to_numpy(dtype=float)
@@ -335,8 +368,25 @@ def real_fold_table(phenotypes, phenotype, fam_iids, covariates, k, seed, out):
         bad = redundant_columns(Z[folds != fold], list(cov.columns), 0)
         if bad:
             name, why = bad[0]
-            raise ValueError(f"{covariates}: covariate {name!r} is {why} in the training samples "
+            raise ValueError(f"{source}: covariate {name!r} is {why} in the training samples "
                              f"of fold {fold} of phenotype {phenotype!r}; with so few samples "
                              f"carrying it, drop or merge that covariate")
-    write_folds(out, iids, k, seed)  # the same assign_folds as above
-    return len(iids)
+    return iids, folds
+
+
+def group_fold_table(phenotypes, names, fam_iids, covariates, k, seed, out):
+    """The folds of a group of phenotypes in one table: ``iid`` and a column per
+    phenotype holding each sample's fold (empty where the sample is not used:
+    phenotype or covariate missing). Each column is what :func:`real_fold_table`
+    writes for that phenotype alone."""
+    pheno = read_table(phenotypes, "phenotype")
+    cov = read_table(covariates, "covariate")
+    columns = {}
+    for name in names:
+        if name not in pheno.columns:
+            raise ValueError(f"{phenotypes}: no phenotype column {name!r}")
+        iids, folds = phenotype_folds(pheno, name, fam_iids, cov, k, seed, covariates)
+        columns[name] = pd.Series(folds, index=iids, dtype="Int64")
+    table = pd.DataFrame(columns, index=pd.Index(list(fam_iids), name="iid"), columns=names)
+    table.reset_index().to_csv(out, sep="\t", index=False)
+    return table.notna().sum().to_dict()
