@@ -386,3 +386,20 @@ def test_vamp_single_start_when_the_starts_coincide(small_data):
     G, y, Z, _, _ = small_data  # p = 1000: 10/p is already the diffuse 1%
     h = HybridLMM().fit(G, y, Z)
     assert list(h.start_evidence_) == ["sparse"] and h.start_ == "sparse"
+
+
+def test_compiled_denoiser_moments_equal_the_readable_denoiser():
+    from sparselmm._vamp import denoise, denoise_moments
+
+    rng = np.random.default_rng(0)
+    r = np.concatenate([rng.normal(size=500) * 0.3, [0.0, 5.0, -8.0]])
+    var = np.concatenate([[0.0], np.geomspace(1e-4, 1, 19)])
+    pi = rng.dirichlet(np.ones(20))
+    pi[3] = 0.0  # an empty component: log(0) = -inf
+    for gamma in (0.5, 37.0, 1e4):
+        x, v, w, m, c = denoise(r, gamma, pi, var)
+        x2, v2, wsum, msum = denoise_moments(r, gamma, pi, var)
+        np.testing.assert_allclose(x2, x, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(v2, v, rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(wsum, w.sum(axis=0), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(msum, (w * (m * m + c)).sum(axis=0), rtol=1e-12, atol=1e-15)

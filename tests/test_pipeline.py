@@ -77,3 +77,47 @@ def test_timings_take_memory_from_the_fit_and_time_from_snakemake(tmp_path):
     (tmp_path / "b_bad.tsv").write_text("seconds\n1\n")
     with pytest.raises(ValueError, match="b_bad.tsv: not a Snakemake benchmark file"):
         collect_timings([tmp_path / "new.tsv"], [tmp_path / "b_bad.tsv"])
+
+
+def transcriptome_table(n_genes=40):
+    """Per-gene fold R^2: sparselmm g/100, lasso g/100 + 0.01 on even genes, - 0.01 on odd."""
+    rows = []
+    for g in range(n_genes):
+        for f in range(2):
+            rows.append(dict(phenotype=f"g{g}", fold=f, method="sparselmm", r2_snp=g / 100,
+                             n_train=80, n_test=20, p=100 + g))
+            rows.append(dict(phenotype=f"g{g}", fold=f, method="lasso",
+                             r2_snp=g / 100 + (0.01 if g % 2 == 0 else -0.01),
+                             n_train=80, n_test=20, p=100 + g))
+    table = pd.DataFrame(rows)
+    table["r2"] = table["r2_snp"] + 0.3
+    return table
+
+
+def test_predicted_counts_by_hand():
+    from sparselmm.pipeline import predicted_counts
+
+    c = predicted_counts(transcriptome_table()).set_index("method")
+    # sparselmm: genes 6..39 above 0.05 (34 genes), 11..39 above 0.1 (29)
+    assert c.loc["sparselmm", "n_above_0.05"] == 34 and c.loc["sparselmm", "n_above_0.1"] == 29
+    assert c.loc["sparselmm", "mean_above_0.1"] == pytest.approx(np.mean(np.arange(11, 40)) / 100)
+    # lasso: even genes +0.01 (4, 6, ... above 0.05), odd -0.01 (7, 9, ...)
+    lasso = [g / 100 + (0.01 if g % 2 == 0 else -0.01) for g in range(40)]
+    assert c.loc["lasso", "n_above_0.05"] == sum(v > 0.05 for v in lasso)
+    assert c.loc["lasso", "best"] == 20 and c.loc["sparselmm", "best"] == 20
+    assert c.loc["lasso", "better_than_baseline"] == 20
+    assert c.loc["lasso", "worse_than_baseline"] == 20
+    assert c.loc["lasso", "diff"] == pytest.approx(0.0, abs=1e-12)
+    assert c.loc["lasso", "se_diff"] == pytest.approx(0.01 / math.sqrt(40) * math.sqrt(40 / 39))
+    assert list(c.index) == ["sparselmm", "lasso"]
+
+
+def test_fig2_switches_to_scatter_plots_for_many_phenotypes():
+    from sparselmm.plots import MAX_BARS, fig2_real
+
+    many = fig2_real(transcriptome_table(MAX_BARS + 1), ["sparselmm", "lasso"])
+    titles = [ax.get_title() for ax in many.axes if ax.get_visible()]
+    assert "Lasso: better on 16, worse on 15" in titles
+    assert "SNPs per phenotype" in many._suptitle.get_text()
+    few = fig2_real(transcriptome_table(5), ["sparselmm", "lasso"])
+    assert len(few.axes) == 2  # the bar charts (full prediction, SNP part)

@@ -124,3 +124,20 @@ rule real_summary:
         "../../envs/sparselmm.yaml"
     script:
         "../scripts/summarise.py"
+
+
+rule real_predicted:
+    input:
+        table="results/tables/real_r2.tsv",
+    output:
+        table=report(
+            "results/tables/real_predicted.tsv",
+            caption="../report/predicted_table.rst",
+            category="Fig 2: real data",
+        ),
+    log:
+        "results/logs/real_predicted.log",
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/predicted.py"

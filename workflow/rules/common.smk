@@ -257,6 +257,7 @@ def final_outputs():
             "results/figures/fig2_real.png",
             "results/figures/fig2_real.pdf",
             "results/tables/real_summary.tsv",
+            "results/tables/real_predicted.tsv",
         ]
     return outputs
 

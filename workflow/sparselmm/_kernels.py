@@ -370,3 +370,51 @@ def gram_epoch(A, m, S, grad, b, l1, l2):
             if step > largest:
                 largest = step
     return largest
+
+
+@njit(cache=True, nogil=True)
+def mixture_moments(r, tau, logpi, var, x, v, wsum, msum):
+    """The EM-VAMP denoiser in one pass over the SNPs, without p x K arrays.
+
+    Posterior of ``beta_j ~ sum_k pi_k N(0, var_k)`` given ``r_j ~ N(beta_j, tau)``
+    (``var_0 = 0``, the point mass): mean ``x_j`` and variance ``v_j``, and summed
+    over SNPs the responsibilities ``wsum_k = sum_j w_jk`` and second moments
+    ``msum_k = sum_j w_jk (m_jk^2 + c_k)`` (component mean ``m_jk`` and variance
+    ``c_k``), which is all the M-steps need. ``logpi`` may hold -inf.
+    """
+    K = var.size
+    logw = np.empty(K)
+    shrink = np.empty(K)
+    half_log_total = np.empty(K)
+    inv_total = np.empty(K)
+    for k in range(K):
+        total = var[k] + tau
+        shrink[k] = var[k] / total
+        half_log_total[k] = 0.5 * math.log(total)
+        inv_total[k] = 1.0 / total
+    wsum[:] = 0.0
+    msum[:] = 0.0
+    for j in range(r.size):
+        rj = r[j]
+        r2h = 0.5 * rj * rj
+        top = -np.inf
+        for k in range(K):
+            logw[k] = logpi[k] - half_log_total[k] - r2h * inv_total[k]
+            if logw[k] > top:
+                top = logw[k]
+        norm = 0.0
+        for k in range(K):
+            logw[k] = math.exp(logw[k] - top)
+            norm += logw[k]
+        xj = 0.0
+        sj = 0.0
+        for k in range(K):
+            w = logw[k] / norm
+            m = rj * shrink[k]
+            second = shrink[k] * tau + m * m
+            xj += w * m
+            sj += w * second
+            wsum[k] += w
+            msum[k] += w * second
+        x[j] = xj
+        v[j] = max(sj - xj * xj, 0.0)

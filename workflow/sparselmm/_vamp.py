@@ -117,6 +117,20 @@ def denoise(r, gamma, pi, var):
     return x, np.maximum(v, 0.0), w, m, c
 
 
+def denoise_moments(r, gamma, pi, var):
+    """``(mean, variance, wsum, msum)`` of :func:`denoise` by the compiled kernel
+    (:func:`sparselmm._kernels.mixture_moments`): the responsibilities and second
+    moments summed over SNPs instead of the p x K arrays."""
+    K = var.size
+    x, v = np.empty(r.size), np.empty(r.size)
+    wsum, msum = np.empty(K), np.empty(K)
+    with np.errstate(divide="ignore"):
+        logpi = np.log(pi)
+    _kernels.mixture_moments(np.ascontiguousarray(r, dtype=np.float64), 1.0 / gamma, logpi,
+                             np.ascontiguousarray(var, dtype=np.float64), x, v, wsum, msum)
+    return x, v, wsum, msum
+
+
 class Lmmse:
     """The likelihood factor: Gaussian posterior of ``beta`` given ``y~`` and
     the prior message ``N(r2, 1/gamma2)``, in the basis of the SVD of ``A``."""
@@ -254,21 +268,20 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for it in range(1, int(max_iter) + 1):
             var = sigma2 * grid
-            x1, v1, w, mk, ck = denoise(r1, gamma1, pi, var)
+            x1, v1, wsum, msum = denoise_moments(r1, gamma1, pi, var)
             if learning and estimate_weights:
-                pi = np.maximum(w.mean(axis=0), 1e-300)
+                pi = np.maximum(wsum / r1.size, 1e-300)
                 pi /= pi.sum()
-                x1, v1, w, mk, ck = denoise(r1, gamma1, pi, var)
+                x1, v1, wsum, msum = denoise_moments(r1, gamma1, pi, var)
+            used = (r1, gamma1, pi, var)  # the messages behind x1 (for st.w below)
             r2 = np.zeros(design.G.shape[1])
             r2[a], gamma2 = extrinsic(x1, max(float(v1.mean()), 1e-300), r1, gamma1)
             x2, c2, fitted, trace = lmmse(r2, gamma2, sigma2)
             sigma2_old = sigma2
             if learning and estimate_sigma2_e:
                 rss = lmmse.outside + float(np.sum((lmmse.Uy - fitted) ** 2))
-                slab = w[:, 1:]
-                prior_term = float(np.sum(slab * (mk[:, 1:] ** 2 + ck[:, 1:]) / var[1:])) \
-                    * sigma2
-                sigma2 = (rss + trace + prior_term) / (m_eff + float(slab.sum()))
+                prior_term = float(np.sum(msum[1:] / var[1:])) * sigma2
+                sigma2 = (rss + trace + prior_term) / (m_eff + float(wsum[1:].sum()))
             r1_new, gamma1_new = extrinsic(x2[a], c2, r2[a], gamma2)
             r1 = damping * r1_new + (1.0 - damping) * r1
             gamma1 = damping * gamma1_new + (1.0 - damping) * gamma1
@@ -309,7 +322,7 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
     st.x[a] = x1
     st.w = np.zeros((p, grid.size))
     st.w[:, 0] = 1.0
-    st.w[a] = w
+    st.w[a] = denoise(*used)[2]
     st.pi, st.sigma2 = pi, sigma2
     st.log_evidence = log_evidence(lmmse, r1, gamma1, pi, sigma2 * grid, sigma2)
     st.genetic = (float(fitted @ fitted) + trace) / m_eff

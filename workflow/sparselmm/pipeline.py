@@ -307,6 +307,36 @@ def summarise(table, baseline="sparselmm", metric="r2_snp"):
     return out
 
 
+def predicted_counts(table, thresholds=(0.05, 0.1), baseline="sparselmm", metric="r2_snp"):
+    """How many phenotypes each method predicts: per method, the phenotypes whose
+    CV-mean ``metric`` exceeds each threshold (``n_above_T``) and the mean of
+    ``metric`` over them (``mean_above_T``); ``best``, the phenotypes on which the
+    method has the highest mean (ties to the first in :data:`METHODS` order);
+    ``better_than_baseline`` / ``worse_than_baseline``, phenotypes above / below
+    ``baseline``; and ``diff`` / ``se_diff``, the paired mean difference from
+    ``baseline`` over all phenotypes and its standard error."""
+    means = table.groupby(["phenotype", "method"])[metric].mean().unstack("method")
+    order = sorted(means.columns, key=lambda m: (METHODS.index(m) if m in METHODS
+                                                 else len(METHODS), m))
+    means = means[order]
+    best = means.idxmax(axis=1).value_counts()
+    rows = []
+    for m in order:
+        v = means[m].dropna()
+        row = {"method": m, "metric": metric, "phenotypes": len(v), "mean": v.mean(),
+               "se": _se(v), "best": int(best.get(m, 0))}
+        for t in thresholds:
+            above = v[v > t]
+            row[f"n_above_{t:g}"] = len(above)
+            row[f"mean_above_{t:g}"] = above.mean() if len(above) else np.nan
+        if baseline in means.columns:
+            d = (means[m] - means[baseline]).dropna()
+            row.update(better_than_baseline=int((d > 0).sum()),
+                       worse_than_baseline=int((d < 0).sum()), diff=d.mean(), se_diff=_se(d))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _se(values):
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
 

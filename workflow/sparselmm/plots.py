@@ -83,13 +83,27 @@ def fig1_simulation(table, methods, metric="r2"):
     return fig
 
 
-def fig2_real(table, methods):
+MAX_BARS = 30  # more phenotypes than this: scatter plots and distributions, not bars
+
+
+def _snp_set(table):
+    """'12,345 SNPs', or the range of SNPs per phenotype when they differ (cis windows)."""
+    p = table.groupby("phenotype")["p"].first()
+    if p.nunique() == 1:
+        return f"{int(p.iloc[0]):,} SNPs"
+    return f"{int(p.min()):,}-{int(p.max()):,} SNPs per phenotype (median {int(p.median()):,})"
+
+
+def fig2_real(table, methods, baseline="sparselmm"):
     """Held-out R^2 per phenotype and method: fold means as bars, folds as points.
 
     Top: full prediction; bottom: SNP part after the training-fold covariate
-    fit. Phenotypes are ordered by the best method's mean SNP R^2.
+    fit. Phenotypes are ordered by the best method's mean SNP R^2. With more than
+    :data:`MAX_BARS` phenotypes: :func:`fig2_many` instead.
     """
     methods = [m for m in methods if m in set(table["method"])]
+    if table["phenotype"].nunique() > MAX_BARS:
+        return fig2_many(table, methods, baseline)
     order = (table.groupby("phenotype")["r2_snp"].mean().sort_values(ascending=False).index)
     x = np.arange(len(order))
     width = 0.8 / max(len(methods), 1)
@@ -113,8 +127,58 @@ def fig2_real(table, methods):
     axes[1].set_xlabel("phenotype")
     n_fold = table["fold"].nunique()
     n = int(table["n_train"].iloc[0] + table["n_test"].iloc[0])
-    p = int(table["p"].iloc[0])
-    fig.suptitle(f"Fig 2. Real data: {n} samples, {p:,} SNPs, {n_fold}-fold CV "
+    fig.suptitle(f"Fig 2. Real data: {n} samples, {_snp_set(table)}, {n_fold}-fold CV "
                  "(bars: fold means; points: folds)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig2_many(table, methods, baseline="sparselmm"):
+    """Many phenotypes (a transcriptome): each phenotype's CV-mean held-out R^2 of the
+    SNP part for every method against ``baseline`` (one panel per method, identity
+    line; points above it: the method predicts that phenotype better), and the
+    distribution of the per-phenotype R^2 per method (last panel, log-scaled
+    fraction of phenotypes above each R^2)."""
+    means = table.groupby(["phenotype", "method"])["r2_snp"].mean().unstack("method")
+    if baseline not in means.columns:
+        baseline = methods[0]
+    others = [m for m in methods if m != baseline]
+    n_pan = len(others) + 1
+    cols = min(n_pan, 3)
+    rows = -(-n_pan // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.4 * rows), squeeze=False)
+    axes = axes.ravel()
+    lo = min(-0.1, float(np.nanmin(means.to_numpy())))
+    hi = max(0.2, float(np.nanmax(means.to_numpy())))
+    x = means[baseline]
+    for ax, m in zip(axes, others):
+        y = means[m]
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
+        ax.axhline(0, color="grey", lw=0.5, ls=":")
+        ax.axvline(0, color="grey", lw=0.5, ls=":")
+        ax.scatter(x, y, s=6, alpha=0.6, color=COLOURS.get(m, "grey"), edgecolor="none")
+        ok = x.notna() & y.notna()
+        above, below = int((y[ok] > x[ok]).sum()), int((y[ok] < x[ok]).sum())
+        ax.set_title(f"{LABELS.get(m, m)}: better on {above}, worse on {below}", fontsize=8)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel(f"{LABELS.get(baseline, baseline)} held-out $R^2$ (SNP part)", fontsize=8)
+        ax.set_ylabel(f"{LABELS.get(m, m)} held-out $R^2$", fontsize=8)
+    ax = axes[len(others)]
+    grid = np.linspace(0, hi, 200)
+    for m in methods:
+        v = means[m].dropna().to_numpy()
+        ax.plot(grid, [(v > g).mean() for g in grid], color=COLOURS.get(m, "grey"),
+                label=LABELS.get(m, m), lw=1.4)
+    ax.set_yscale("log")
+    ax.set_xlabel("held-out $R^2$ of the SNP part", fontsize=8)
+    ax.set_ylabel("fraction of phenotypes above", fontsize=8)
+    ax.legend(frameon=False, fontsize=7)
+    ax.grid(alpha=0.3)
+    for extra in axes[n_pan:]:
+        extra.set_visible(False)
+    n_fold = table["fold"].nunique()
+    fig.suptitle(f"Fig 2. {len(means)} phenotypes, {_snp_set(table)}, {n_fold}-fold CV: "
+                 "per-phenotype mean held-out $R^2$", fontsize=9)
     fig.tight_layout()
     return fig
