@@ -123,6 +123,17 @@ def test_beyond_the_paper_config_is_valid(tmp_path):
     assert re.search(r"fit_simulation\s+810\b", out), out[-2000:]
 
 
+def test_transcriptome_config_is_valid(tmp_path):
+    """The transcriptome config plans no simulation and keeps its outputs apart."""
+    wd = workdir(tmp_path, (ROOT / "config.yaml").read_text())
+    (wd / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+    proc = run(wd, "--dry-run", "--configfile", "configs/geuvadis_transcriptome.yaml")
+    out = proc.stdout + proc.stderr
+    assert "fit_simulation" not in out and "simulate " not in out
+    assert "results/transcriptome/realdata/groups.tsv" in out
+    assert "results/transcriptome/tables/real_predicted.tsv" in out
+
+
 def test_bad_config_fails_before_any_job(tmp_path):
     wd = workdir(tmp_path, TINY.replace("h2: [0.8]", "h2: [1.5]"))
     proc = run(wd, check=False)
@@ -586,12 +597,18 @@ def cis_data(wd):
 
 
 def test_cis_windows_end_to_end(tmp_path):
-    config = USER + "  cis_window_kb: 50\n  phenotype_positions: data/genes.bed\n  group_size: 1\n"
+    """Cis windows as a separate analysis (results/cis/), the simulation switched off."""
+    config = USER + ("  cis_window_kb: 50\n  phenotype_positions: data/genes.bed\n"
+                     "  group_size: 1\n  analysis: cis\n")
+    config = config.replace("simulation:\n", "simulation:\n  enabled: false\n", 1)
     wd = workdir(tmp_path, config)
     user_data(wd)
     cis_data(wd)
-    run(wd, "results/tables/real_r2.tsv", "results/tables/real_summary.tsv", "models")
-    table = read_results(wd / "results/tables/real_r2.tsv")
+    run(wd)
+    assert not (wd / "results/simulation").exists() and not (wd / "results/tables").exists()
+    out = wd / "results/cis"
+    assert (out / "tables/real_predicted.tsv").exists() and (out / "figures/fig2_real.png").exists()
+    table = read_results(out / "tables/real_r2.tsv")
     assert set(table["phenotype"]) == {"strong", "copy"}
     # chr1:1-52 kb holds rs0..rs51 less the monomorphic rs5; the same stretch of
     # chromosome 2 (rs200..rs251) is another chromosome's and not in the window
@@ -599,17 +616,17 @@ def test_cis_windows_end_to_end(tmp_path):
     assert (table.loc[table.phenotype == "copy", "p"] == 52).all()
     r2 = table.groupby(["phenotype", "method"])["r2_snp"].mean()
     assert r2["strong", "sparselmm"] > 0.5 and r2["copy", "sparselmm"] < 0.1
-    skipped = pd.read_csv(wd / "results/realdata/skipped.tsv", sep="\t", keep_default_na=False)
+    skipped = pd.read_csv(out / "realdata/skipped.tsv", sep="\t", keep_default_na=False)
     assert dict(zip(skipped.phenotype, skipped.reason)) == {
         "null": "no SNP within 50 kb (chromosome 1:850000-950000)",
         "lost": "no position in the position table"}
-    log = (wd / "results/logs/phenotype_list.log").read_text()
+    log = (out / "logs/phenotype_list.log").read_text()
     assert "warning: phenotype null skipped: no SNP within 50 kb" in log
-    groups = pd.read_csv(wd / "results/realdata/groups.tsv", sep="\t")
+    groups = pd.read_csv(out / "realdata/groups.tsv", sep="\t")
     assert groups["group"].tolist() == [1, 2]  # one phenotype per job here
     # the exported model holds only SNPs of its window
-    weights = pd.read_csv(wd / "results/models/strong/sparselmm.weights.tsv", sep="\t")
+    weights = pd.read_csv(out / "models/strong/sparselmm.weights.tsv", sep="\t")
     assert set(weights["chrom"].astype(str)) == {"1"} and weights["pos"].max() <= 52_000
-    info = json.loads((wd / "results/models/strong/sparselmm.json").read_text())
+    info = json.loads((out / "models/strong/sparselmm.json").read_text())
     assert info["n_snps"] == 51 and info["cis_window"]["kb"] == 50
     assert info["cv"]["folds"] == 3

@@ -43,12 +43,12 @@ rule real_table:
         real_fits,
     output:
         table=report(
-            "results/tables/real_r2.tsv",
+            R("results/tables/real_r2.tsv"),
             caption="../report/real_table.rst",
             category="Fig 2: real data",
         ),
     log:
-        "results/logs/real_table.log",
+        R("results/logs/real_table.log"),
     conda:
         "../../envs/sparselmm.yaml"
     script:
@@ -57,16 +57,16 @@ rule real_table:
 
 rule fig2:
     input:
-        table="results/tables/real_r2.tsv",
+        table=R("results/tables/real_r2.tsv"),
     output:
         png=report(
-            "results/figures/fig2_real.png",
+            R("results/figures/fig2_real.png"),
             caption="../report/fig2.rst",
             category="Fig 2: real data",
         ),
-        pdf="results/figures/fig2_real.pdf",
+        pdf=R("results/figures/fig2_real.pdf"),
     log:
-        "results/logs/fig2.log",
+        R("results/logs/fig2.log"),
     conda:
         "../../envs/sparselmm.yaml"
     params:
@@ -80,12 +80,12 @@ rule timings_table:
         unpack(timing_inputs),
     output:
         table=report(
-            "results/tables/timings.tsv",
+            R("results/tables/timings.tsv"),
             caption="../report/timings_table.rst",
             category="Run time",
         ),
     log:
-        "results/logs/timings_table.log",
+        R("results/logs/timings_table.log"),
     conda:
         "../../envs/sparselmm.yaml"
     script:
@@ -111,15 +111,15 @@ rule simulation_summary:
 
 rule real_summary:
     input:
-        table="results/tables/real_r2.tsv",
+        table=R("results/tables/real_r2.tsv"),
     output:
         table=report(
-            "results/tables/real_summary.tsv",
+            R("results/tables/real_summary.tsv"),
             caption="../report/summary_table.rst",
             category="Fig 2: real data",
         ),
     log:
-        "results/logs/real_summary.log",
+        R("results/logs/real_summary.log"),
     conda:
         "../../envs/sparselmm.yaml"
     script:
@@ -128,15 +128,15 @@ rule real_summary:
 
 rule real_predicted:
     input:
-        table="results/tables/real_r2.tsv",
+        table=R("results/tables/real_r2.tsv"),
     output:
         table=report(
-            "results/tables/real_predicted.tsv",
+            R("results/tables/real_predicted.tsv"),
             caption="../report/predicted_table.rst",
             category="Fig 2: real data",
         ),
     log:
-        "results/logs/real_predicted.log",
+        R("results/logs/real_predicted.log"),
     conda:
         "../../envs/sparselmm.yaml"
     script:

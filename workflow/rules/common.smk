@@ -16,6 +16,29 @@ REPLICATES = list(range(1, SIM["replicates"] + 1))
 REAL = config["realdata"]
 # the oracle needs true effects: simulation only
 REAL_METHODS = [m for m in METHODS if m != "oracle"]
+ANALYSIS = REAL["analysis"]
+if ANALYSIS in (
+    "realdata",
+    "simulation",
+    "tables",
+    "figures",
+    "models",
+    "scores",
+    "logs",
+    "benchmarks",
+):
+    raise WorkflowError(
+        f"config.yaml realdata.analysis: {ANALYSIS!r} is a folder of results/ already; "
+        "choose another name"
+    )
+
+
+def R(path):
+    """An output of the real-data analysis: under results/{analysis}/ when
+    realdata.analysis names one (a transcriptome beside the default Fig 2), so
+    analyses of the same genotypes keep their own phenotypes, fits, tables and
+    models and share the QC'd genotypes and covariates."""
+    return path.replace("results/", f"results/{ANALYSIS}/", 1) if ANALYSIS else path
 
 
 wildcard_constraints:
@@ -106,8 +129,8 @@ SIM_BENCHMARK = (
     "results/benchmarks/fit/{scenario}/rep{replicate}/{method}/fold{fold}.tsv"
 )
 # real data: one job fits a group of phenotypes (realdata.group_size) per method x fold
-REAL_FIT = "results/realdata/fits/group{group}/{method}/fold{fold}"
-REAL_BENCHMARK = "results/benchmarks/fit_real/group{group}/{method}/fold{fold}.tsv"
+REAL_FIT = R("results/realdata/fits/group{group}/{method}/fold{fold}")
+REAL_BENCHMARK = R("results/benchmarks/fit_real/group{group}/{method}/fold{fold}.tsv")
 
 
 def simulation_files(pattern):
@@ -235,8 +258,10 @@ def phenotype_column(wildcards):
 
 def timing_inputs(wildcards):
     """Each fit's own timing file and Snakemake's benchmark record of its job."""
-    timings = simulation_files(f"{SIM_FIT}.timing.tsv")
-    benchmarks = simulation_files(SIM_BENCHMARK)
+    timings, benchmarks = [], []
+    if SIM["enabled"]:
+        timings += simulation_files(f"{SIM_FIT}.timing.tsv")
+        benchmarks += simulation_files(SIM_BENCHMARK)
     if REAL["enabled"]:
         timings += real_files(f"{REAL_FIT}.timing.tsv")
         benchmarks += real_files(REAL_BENCHMARK)
@@ -244,20 +269,21 @@ def timing_inputs(wildcards):
 
 
 def final_outputs():
-    outputs = [
-        "results/tables/simulation_r2.tsv",
-        "results/figures/fig1_simulation.png",
-        "results/figures/fig1_simulation.pdf",
-        "results/tables/simulation_summary.tsv",
-        "results/tables/timings.tsv",
-    ]
+    outputs = [R("results/tables/timings.tsv")]
+    if SIM["enabled"]:
+        outputs += [
+            "results/tables/simulation_r2.tsv",
+            "results/figures/fig1_simulation.png",
+            "results/figures/fig1_simulation.pdf",
+            "results/tables/simulation_summary.tsv",
+        ]
     if REAL["enabled"]:
         outputs += [
-            "results/tables/real_r2.tsv",
-            "results/figures/fig2_real.png",
-            "results/figures/fig2_real.pdf",
-            "results/tables/real_summary.tsv",
-            "results/tables/real_predicted.tsv",
+            R("results/tables/real_r2.tsv"),
+            R("results/figures/fig2_real.png"),
+            R("results/figures/fig2_real.pdf"),
+            R("results/tables/real_summary.tsv"),
+            R("results/tables/real_predicted.tsv"),
         ]
     return outputs
 
@@ -287,7 +313,7 @@ def model_phenotypes(wildcards=None):
 
 def all_model_files(wildcards=None):
     return expand(
-        "results/models/{phenotype}/{method}{ext}",
+        R("results/models/{phenotype}/{method}{ext}"),
         phenotype=model_phenotypes(),
         method=REAL_METHODS,
         ext=(".weights.tsv", ".json"),
@@ -297,7 +323,7 @@ def all_model_files(wildcards=None):
 def model_list(wildcards=None):
     """(phenotype, method, model prefix) of every final fit."""
     return [
-        (p, m, f"results/models/{p}/{m}")
+        (p, m, R(f"results/models/{p}/{m}"))
         for p in model_phenotypes()
         for m in REAL_METHODS
     ]
@@ -313,7 +339,7 @@ def predixcan_wanted():
 
 def predixcan_inputs(wildcards):
     return expand(
-        "results/models/{phenotype}/{method}{ext}",
+        R("results/models/{phenotype}/{method}{ext}"),
         phenotype=model_phenotypes(),
         method=wildcards.method,
         ext=(".weights.tsv", ".json"),
@@ -322,13 +348,13 @@ def predixcan_inputs(wildcards):
 
 def model_outputs(wildcards=None):
     out = expand(
-        "results/models/{phenotype}/{method}{ext}",
+        R("results/models/{phenotype}/{method}{ext}"),
         phenotype=model_phenotypes(),
         method=REAL_METHODS,
         ext=(".weights.tsv", ".score", ".afreq", ".json"),
     )
     if predixcan_wanted():
-        out += expand("results/models/predixcan/{method}.db", method=REAL_METHODS)
+        out += expand(R("results/models/predixcan/{method}.db"), method=REAL_METHODS)
     return out
 
 
@@ -351,7 +377,7 @@ def score_target(wildcards=None):
         raise WorkflowError(
             "target 'score' needs realdata.enabled: the models are fitted there"
         )
-    return [f"results/scores/{scoring_cohort()}.predictions.tsv"]
+    return [R(f"results/scores/{scoring_cohort()}.predictions.tsv")]
 
 
 def main_job_models(wildcards=None):

@@ -38,16 +38,16 @@ rule fit_real:
         bed="results/realdata/genotypes/qc.bed",
         bim="results/realdata/genotypes/qc.bim",
         fam="results/realdata/genotypes/qc.fam",
-        phenotypes="results/realdata/phenotypes.tsv",
+        phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
-        groups="results/realdata/groups.tsv",
-        folds="results/realdata/folds/group{group}.tsv",
+        groups=R("results/realdata/groups.tsv"),
+        folds=R("results/realdata/folds/group{group}.tsv"),
     output:
         predictions=f"{REAL_FIT}.predictions.tsv",
         metrics=f"{REAL_FIT}.metrics.tsv",
         timing=f"{REAL_FIT}.timing.tsv",
     log:
-        "results/logs/fit_real/group{group}/{method}/fold{fold}.log",
+        R("results/logs/fit_real/group{group}/{method}/fold{fold}.log"),
     benchmark:
         REAL_BENCHMARK
     conda:

@@ -2,7 +2,7 @@
 # all its samples, its weight files (PLINK 2 --score, PrediXcan SQLite), and the
 # scoring of another cohort (target: score).
 
-MODEL = "results/models/{phenotype}/{method}"
+MODEL = R("results/models/{phenotype}/{method}")
 MODEL_FILES = (".weights.tsv", ".score", ".afreq", ".json")
 
 
@@ -11,17 +11,17 @@ rule final_fit:
         bed="results/realdata/genotypes/qc.bed",
         bim="results/realdata/genotypes/qc.bim",
         fam="results/realdata/genotypes/qc.fam",
-        phenotypes="results/realdata/phenotypes.tsv",
+        phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
-        groups="results/realdata/groups.tsv",
+        groups=R("results/realdata/groups.tsv"),
         metrics=cv_fold_files("metrics"),
         predictions=cv_fold_files("predictions"),
     output:
         multiext(MODEL, *MODEL_FILES),
     log:
-        "results/logs/final_fit/{phenotype}/{method}.log",
+        R("results/logs/final_fit/{phenotype}/{method}.log"),
     benchmark:
-        "results/benchmarks/final_fit/{phenotype}/{method}.tsv"
+        R("results/benchmarks/final_fit/{phenotype}/{method}.tsv")
     conda:
         "../../envs/sparselmm.yaml"
     threads: 1
@@ -43,9 +43,9 @@ rule predixcan_db:
     input:
         models=predixcan_inputs,
     output:
-        db="results/models/predixcan/{method}.db",
+        db=R("results/models/predixcan/{method}.db"),
     log:
-        "results/logs/predixcan_db/{method}.log",
+        R("results/logs/predixcan_db/{method}.log"),
     conda:
         "../../envs/sparselmm.yaml"
     params:
@@ -64,10 +64,10 @@ rule score_cohort:
         unpack(scoring_genotype_files),
         models=all_model_files,
     output:
-        predictions="results/scores/{cohort}.predictions.tsv",
-        snps="results/scores/{cohort}.snps.tsv",
+        predictions=R("results/scores/{cohort}.predictions.tsv"),
+        snps=R("results/scores/{cohort}.snps.tsv"),
     log:
-        "results/logs/score/{cohort}.log",
+        R("results/logs/score/{cohort}.log"),
     conda:
         "../../envs/sparselmm.yaml"
     resources:

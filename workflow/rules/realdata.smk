@@ -109,13 +109,13 @@ rule covariates:
 rule real_folds:
     input:
         fam="results/realdata/genotypes/qc.fam",
-        phenotypes="results/realdata/phenotypes.tsv",
+        phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
-        groups="results/realdata/groups.tsv",
+        groups=R("results/realdata/groups.tsv"),
     output:
-        folds="results/realdata/folds/group{group}.tsv",
+        folds=R("results/realdata/folds/group{group}.tsv"),
     log:
-        "results/logs/real_folds/group{group}.log",
+        R("results/logs/real_folds/group{group}.log"),
     conda:
         "../../envs/sparselmm.yaml"
     params:
@@ -130,12 +130,12 @@ checkpoint phenotype_list:
     input:
         unpack(phenotype_list_inputs),
     output:
-        names="results/realdata/phenotypes.txt",
-        table="results/realdata/phenotypes.tsv",
-        groups="results/realdata/groups.tsv",
-        skipped="results/realdata/skipped.tsv",
+        names=R("results/realdata/phenotypes.txt"),
+        table=R("results/realdata/phenotypes.tsv"),
+        groups=R("results/realdata/groups.tsv"),
+        skipped=R("results/realdata/skipped.tsv"),
     log:
-        "results/logs/phenotype_list.log",
+        R("results/logs/phenotype_list.log"),
     conda:
         "../../envs/sparselmm.yaml"
     params:
