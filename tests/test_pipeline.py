@@ -121,3 +121,18 @@ def test_fig2_switches_to_scatter_plots_for_many_phenotypes():
     assert "SNPs per phenotype" in many._suptitle.get_text()
     few = fig2_real(transcriptome_table(5), ["sparselmm", "lasso"])
     assert len(few.axes) == 2  # the bar charts (full prediction, SNP part)
+
+
+def test_hybrid_status_counts_how_vamp_ended():
+    from sparselmm.pipeline import hybrid_status
+
+    rows = [dict(n_causal=10, h2=0.5, method="hybrid", fold=f, converged=c, inference=i,
+                 damping=d)
+            for f, (c, i, d) in enumerate([(True, "vamp", 0.8), (True, "vamp", 0.2),
+                                           (True, "vamp", 0.4), (False, "mean_field", np.nan)])]
+    rows.append(dict(n_causal=10, h2=0.5, method="lasso", fold=0, converged=True))
+    s = hybrid_status(pd.DataFrame(rows), damping=0.8).iloc[0]
+    assert (s.fits, s.converged, s.vamp_configured_damping, s.vamp_more_damping,
+            s.mean_field_fallback) == (4, 3, 1, 2, 1)
+    assert s.min_damping == 0.2
+    assert hybrid_status(pd.DataFrame(rows[-1:])).empty

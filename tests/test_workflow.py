@@ -599,7 +599,7 @@ def cis_data(wd):
 def test_cis_windows_end_to_end(tmp_path):
     """Cis windows as a separate analysis (results/cis/), the simulation switched off."""
     config = USER + ("  cis_window_kb: 50\n  phenotype_positions: data/genes.bed\n"
-                     "  group_size: 1\n  analysis: cis\n")
+                     "  group_size: 1\n") + "analysis: cis\n"
     config = config.replace("simulation:\n", "simulation:\n  enabled: false\n", 1)
     wd = workdir(tmp_path, config)
     user_data(wd)
@@ -630,3 +630,39 @@ def test_cis_windows_end_to_end(tmp_path):
     info = json.loads((out / "models/strong/sparselmm.json").read_text())
     assert info["n_snps"] == 51 and info["cis_window"]["kb"] == 50
     assert info["cv"]["folds"] == 3
+
+
+# -- Fig 1 under linkage disequilibrium ---------------------------------------------------
+def test_fig1_on_coalescent_and_real_genotypes_as_separate_analyses(tmp_path):
+    """Coalescent genotypes (the hybrid's E-step summarised per scenario) and
+    semi-synthetic data on a user's PLINK fileset, each under results/{analysis}/."""
+    config = TINY.replace("methods: [sparselmm, lasso, oracle]",
+                          "methods: [sparselmm, hybrid, oracle]").replace(
+        "n_causal: [1, 10]", "n_causal: [5]").replace(
+        "simulation:\n", "simulation:\n  genotypes: coalescent\n") + "analysis: ld\n"
+    wd = workdir(tmp_path, config)
+    run(wd)
+    assert not (wd / "results/tables").exists()
+    out = wd / "results/ld"
+    table = read_results(out / "tables/simulation_r2.tsv")
+    assert set(table["method"]) == {"sparselmm", "hybrid", "oracle"} and len(table) == 9
+    assert (table.loc[table.method == "oracle", "r2_snp"] > 0.6).all()
+    assert set(table.loc[table.method == "hybrid", "inference"]) <= {"vamp", "mean_field"}
+    status = pd.read_csv(out / "tables/simulation_hybrid.tsv", sep="\t")
+    assert status["fits"].tolist() == [3]
+    assert (status["vamp_configured_damping"] + status["vamp_more_damping"]
+            + status["mean_field_fallback"] == 3).all()
+    bim = pd.read_csv(out / "simulation/data/c5_h0.8/rep1/genotypes.bim", sep="\t", header=None)
+    assert len(bim) == 300 and bim[3].is_monotonic_increasing and bim[3].iloc[-1] > 300
+    assert (out / "figures/fig1_simulation.png").exists()
+    # semi-synthetic: the user's genotypes, QC'd as in Fig 2 (dropped: the monomorphic
+    # SNP, and the one with 13 of 90 calls missing, above realdata.qc.max_missing 0.05)
+    user_data(wd)
+    (wd / "config.yaml").write_text(config.replace("genotypes: coalescent",
+                                                   "genotypes: data/geno").replace(
+        "analysis: ld", "analysis: semi"))
+    run(wd)
+    semi = read_results(wd / "results/semi/tables/simulation_r2.tsv")
+    assert (semi["p"] == 398).all() and (semi["n_train"] + semi["n_test"] == 90).all()
+    truth = json.loads((wd / "results/semi/simulation/data/c5_h0.8/rep1/truth.json").read_text())
+    assert truth["genotypes"] == "results/semi/simulation/genotypes/qc"

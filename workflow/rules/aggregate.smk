@@ -6,12 +6,12 @@ rule simulation_table:
         simulation_fits,
     output:
         table=report(
-            "results/tables/simulation_r2.tsv",
+            R("results/tables/simulation_r2.tsv"),
             caption="../report/simulation_table.rst",
             category="Fig 1: simulation",
         ),
     log:
-        "results/logs/simulation_table.log",
+        R("results/logs/simulation_table.log"),
     conda:
         "../../envs/sparselmm.yaml"
     script:
@@ -20,16 +20,16 @@ rule simulation_table:
 
 rule fig1:
     input:
-        table="results/tables/simulation_r2.tsv",
+        table=R("results/tables/simulation_r2.tsv"),
     output:
         png=report(
-            "results/figures/fig1_simulation.png",
+            R("results/figures/fig1_simulation.png"),
             caption="../report/fig1.rst",
             category="Fig 1: simulation",
         ),
-        pdf="results/figures/fig1_simulation.pdf",
+        pdf=R("results/figures/fig1_simulation.pdf"),
     log:
-        "results/logs/fig1.log",
+        R("results/logs/fig1.log"),
     conda:
         "../../envs/sparselmm.yaml"
     params:
@@ -94,15 +94,15 @@ rule timings_table:
 
 rule simulation_summary:
     input:
-        table="results/tables/simulation_r2.tsv",
+        table=R("results/tables/simulation_r2.tsv"),
     output:
         table=report(
-            "results/tables/simulation_summary.tsv",
+            R("results/tables/simulation_summary.tsv"),
             caption="../report/summary_table.rst",
             category="Fig 1: simulation",
         ),
     log:
-        "results/logs/simulation_summary.log",
+        R("results/logs/simulation_summary.log"),
     conda:
         "../../envs/sparselmm.yaml"
     script:
@@ -141,3 +141,22 @@ rule real_predicted:
         "../../envs/sparselmm.yaml"
     script:
         "../scripts/predicted.py"
+
+
+rule hybrid_status:
+    input:
+        table=R("results/tables/simulation_r2.tsv"),
+    output:
+        table=report(
+            R("results/tables/simulation_hybrid.tsv"),
+            caption="../report/hybrid_status.rst",
+            category="Fig 1: simulation",
+        ),
+    log:
+        R("results/logs/simulation_hybrid.log"),
+    conda:
+        "../../envs/sparselmm.yaml"
+    params:
+        damping=config["hybrid"]["damping"],
+    script:
+        "../scripts/hybrid_status.py"

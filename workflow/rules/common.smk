@@ -16,7 +16,7 @@ REPLICATES = list(range(1, SIM["replicates"] + 1))
 REAL = config["realdata"]
 # the oracle needs true effects: simulation only
 REAL_METHODS = [m for m in METHODS if m != "oracle"]
-ANALYSIS = REAL["analysis"]
+ANALYSIS = config["analysis"]
 if ANALYSIS in (
     "realdata",
     "simulation",
@@ -28,16 +28,16 @@ if ANALYSIS in (
     "benchmarks",
 ):
     raise WorkflowError(
-        f"config.yaml realdata.analysis: {ANALYSIS!r} is a folder of results/ already; "
+        f"config.yaml analysis: {ANALYSIS!r} is a folder of results/ already; "
         "choose another name"
     )
 
 
 def R(path):
-    """An output of the real-data analysis: under results/{analysis}/ when
-    realdata.analysis names one (a transcriptome beside the default Fig 2), so
-    analyses of the same genotypes keep their own phenotypes, fits, tables and
-    models and share the QC'd genotypes and covariates."""
+    """An output of this analysis: under results/{analysis}/ when the config's
+    ``analysis`` names one (a transcriptome, a simulation under LD), so analyses
+    keep their own data sets, fits, tables, figures and models apart from the
+    default run's, and share the QC'd real genotypes and covariates (not wrapped)."""
     return path.replace("results/", f"results/{ANALYSIS}/", 1) if ANALYSIS else path
 
 
@@ -66,7 +66,7 @@ def dataset_seed(wildcards):
 
 def simulation_params(wildcards):
     c, h = parse_scenario(wildcards.scenario)
-    return dict(
+    params = dict(
         n=SIM["n_individuals"],
         p=SIM["n_snps"],
         n_causal=c,
@@ -76,6 +76,35 @@ def simulation_params(wildcards):
         maf_range=SIM["maf_range"],
         seed=dataset_seed(wildcards),
     )
+    if SIM["genotypes"] != "independent":  # (absent otherwise: older runs stay valid)
+        params["genotypes"] = simulation_genotypes()
+    return params
+
+
+def simulation_genotypes():
+    """ "independent", "coalescent", or the QC'd copy of the PLINK prefix given: the
+    real-data QC output when it is realdata.genotypes, else its own."""
+    source = SIM["genotypes"]
+    if source in ("independent", "coalescent"):
+        return source
+    if source == REAL["genotypes"]:
+        return "results/realdata/genotypes/qc"
+    return R("results/simulation/genotypes/qc")
+
+
+def simulation_genotype_input(wildcards):
+    prefix = simulation_genotypes()
+    if prefix in ("independent", "coalescent"):
+        return {}
+    return {ext: f"{prefix}.{ext}" for ext in ("bed", "bim", "fam")}
+
+
+def simulation_source_files(wildcards):
+    return {ext: f"{SIM['genotypes']}.{ext}" for ext in ("bed", "bim", "fam")}
+
+
+def simulation_source_prefix(wildcards=None):
+    return SIM["genotypes"]
 
 
 def scenario_labels(wildcards):
@@ -124,8 +153,8 @@ def fit_runtime(wildcards, input):
     return int(10 + genotype_mb(input) / per_mb)
 
 
-SIM_FIT = "results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}"
-SIM_BENCHMARK = (
+SIM_FIT = R("results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}")
+SIM_BENCHMARK = R(
     "results/benchmarks/fit/{scenario}/rep{replicate}/{method}/fold{fold}.tsv"
 )
 # real data: one job fits a group of phenotypes (realdata.group_size) per method x fold
@@ -270,12 +299,18 @@ def timing_inputs(wildcards):
 
 def final_outputs():
     outputs = [R("results/tables/timings.tsv")]
+    if (
+        SIM["enabled"]
+        and "hybrid" in METHODS
+        and config["hybrid"]["inference"] == "vamp"
+    ):
+        outputs.append(R("results/tables/simulation_hybrid.tsv"))
     if SIM["enabled"]:
         outputs += [
-            "results/tables/simulation_r2.tsv",
-            "results/figures/fig1_simulation.png",
-            "results/figures/fig1_simulation.pdf",
-            "results/tables/simulation_summary.tsv",
+            R("results/tables/simulation_r2.tsv"),
+            R("results/figures/fig1_simulation.png"),
+            R("results/figures/fig1_simulation.pdf"),
+            R("results/tables/simulation_summary.tsv"),
         ]
     if REAL["enabled"]:
         outputs += [

@@ -4,19 +4,19 @@
 
 rule fit_simulation:
     input:
-        bed="results/simulation/data/{scenario}/rep{replicate}/genotypes.bed",
-        bim="results/simulation/data/{scenario}/rep{replicate}/genotypes.bim",
-        fam="results/simulation/data/{scenario}/rep{replicate}/genotypes.fam",
-        phenotypes="results/simulation/data/{scenario}/rep{replicate}/phenotypes.tsv",
-        covariates="results/simulation/data/{scenario}/rep{replicate}/covariates.tsv",
-        folds="results/simulation/data/{scenario}/rep{replicate}/folds.tsv",
-        truth="results/simulation/data/{scenario}/rep{replicate}/truth.json",
+        bed=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.bed"),
+        bim=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.bim"),
+        fam=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.fam"),
+        phenotypes=R("results/simulation/data/{scenario}/rep{replicate}/phenotypes.tsv"),
+        covariates=R("results/simulation/data/{scenario}/rep{replicate}/covariates.tsv"),
+        folds=R("results/simulation/data/{scenario}/rep{replicate}/folds.tsv"),
+        truth=R("results/simulation/data/{scenario}/rep{replicate}/truth.json"),
     output:
         predictions=f"{SIM_FIT}.predictions.tsv",
         metrics=f"{SIM_FIT}.metrics.tsv",
         timing=f"{SIM_FIT}.timing.tsv",
     log:
-        "results/logs/fit/{scenario}/rep{replicate}/{method}/fold{fold}.log",
+        R("results/logs/fit/{scenario}/rep{replicate}/{method}/fold{fold}.log"),
     benchmark:
         SIM_BENCHMARK
     conda:

@@ -1,16 +1,37 @@
 # Simulated data sets of the paper's Fig 1 design, as PLINK filesets.
 
 
-rule simulate:
+rule simulation_genotype_qc:
+    input:
+        unpack(simulation_source_files),
     output:
-        bed="results/simulation/data/{scenario}/rep{replicate}/genotypes.bed",
-        bim="results/simulation/data/{scenario}/rep{replicate}/genotypes.bim",
-        fam="results/simulation/data/{scenario}/rep{replicate}/genotypes.fam",
-        phenotypes="results/simulation/data/{scenario}/rep{replicate}/phenotypes.tsv",
-        covariates="results/simulation/data/{scenario}/rep{replicate}/covariates.tsv",
-        truth="results/simulation/data/{scenario}/rep{replicate}/truth.json",
+        multiext(R("results/simulation/genotypes/qc"), ".bed", ".bim", ".fam"),
     log:
-        "results/logs/simulate/{scenario}/rep{replicate}.log",
+        R("results/logs/simulation_genotype_qc.log"),
+    conda:
+        "../../envs/sparselmm.yaml"
+    resources:
+        mem_mb=qc_mem_mb,
+    params:
+        prefix=simulation_source_prefix,
+        min_maf=config["realdata"]["qc"]["min_maf"],
+        max_missing=config["realdata"]["qc"]["max_missing"],
+    script:
+        "../scripts/genotype_qc.py"
+
+
+rule simulate:
+    input:
+        unpack(simulation_genotype_input),
+    output:
+        bed=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.bed"),
+        bim=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.bim"),
+        fam=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.fam"),
+        phenotypes=R("results/simulation/data/{scenario}/rep{replicate}/phenotypes.tsv"),
+        covariates=R("results/simulation/data/{scenario}/rep{replicate}/covariates.tsv"),
+        truth=R("results/simulation/data/{scenario}/rep{replicate}/truth.json"),
+    log:
+        R("results/logs/simulate/{scenario}/rep{replicate}.log"),
     conda:
         "../../envs/sparselmm.yaml"
     resources:
@@ -24,11 +45,11 @@ rule simulate:
 
 rule folds:
     input:
-        fam="results/simulation/data/{scenario}/rep{replicate}/genotypes.fam",
+        fam=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.fam"),
     output:
-        folds="results/simulation/data/{scenario}/rep{replicate}/folds.tsv",
+        folds=R("results/simulation/data/{scenario}/rep{replicate}/folds.tsv"),
     log:
-        "results/logs/folds/{scenario}/rep{replicate}.log",
+        R("results/logs/folds/{scenario}/rep{replicate}.log"),
     conda:
         "../../envs/sparselmm.yaml"
     params:

@@ -22,9 +22,13 @@ class Oracle:
         return self
 
     def predict_genetic(self, X):
-        G, _ = check_genotypes(X)
+        G, sentinel = check_genotypes(X)
         nz = np.flatnonzero(self.beta)
-        return G[:, nz].astype(float) @ self.beta[nz]
+        Gc = G[:, nz].astype(float)
+        if G.dtype == np.int8:  # missing calls (real genotypes) at the column's mean
+            Gc[G[:, nz] == sentinel] = np.nan
+            Gc = np.where(np.isnan(Gc), np.nanmean(Gc, axis=0), Gc)
+        return Gc @ self.beta[nz]
 
     def predict(self, X, Z=None):
         Zfull = covariate_matrix(Z, X.shape[0])

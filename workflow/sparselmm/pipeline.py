@@ -31,14 +31,36 @@ METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "top1", "bslmm
 
 # -- simulation -----------------------------------------------------------------
 def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, intercept,
-                     maf_range, seed):
-    """Simulate one data set and write ``.bed/.bim/.fam``, phenotype, covariate, truth."""
-    sim = simulate(n=n, p=p, n_causal=n_causal, h2=h2, covariate_effects=covariate_effects,
-                   intercept=intercept, maf_range=maf_range, seed=seed)
+                     maf_range, seed, genotypes="independent"):
+    """Simulate one data set and write ``.bed/.bim/.fam``, phenotype, covariate, truth.
+
+    ``genotypes``: ``"independent"`` (the paper's design), ``"coalescent"`` (msprime),
+    or the prefix of a PLINK fileset whose genotypes are used as they are (its samples
+    and SNPs; ``n`` and ``p`` are then ignored).
+    """
+    from .simulate import Genotypes
+
     out = Path(out_prefix)
-    iids = [f"ind{i + 1}" for i in range(n)]
-    sids = [f"snp{j + 1}" for j in range(p)]
-    plink.write_bed(out / "genotypes", sim.genotypes, iids, sids)
+    source = None
+    if genotypes not in ("independent", "coalescent"):
+        source = str(genotypes)
+        bim = plink.read_bim(source)
+        fam = plink.read_fam(source)
+        genotypes = Genotypes(plink.read_genotypes(source), bim["pos"].astype(np.int64).to_numpy())
+    sim = simulate(n=n, p=p, n_causal=n_causal, h2=h2, covariate_effects=covariate_effects,
+                   intercept=intercept, maf_range=maf_range, seed=seed, genotypes=genotypes)
+    n, p = sim.genotypes.shape
+    if source is None:
+        iids = [f"ind{i + 1}" for i in range(n)]
+        sids = [f"snp{j + 1}" for j in range(p)]
+        plink.write_bed(out / "genotypes", sim.genotypes, iids, sids, positions=sim.positions)
+    else:  # the fileset's own samples and SNPs (IDs, chromosomes, positions, alleles)
+        sids = list(bim["snp"])
+        plink.write_bed_props(out / "genotypes", sim.genotypes, {
+            "fid": fam.fids, "iid": fam.iids, "sid": sids, "chromosome": list(bim["chrom"]),
+            "bp_position": list(sim.positions), "allele_1": list(bim["a1"]),
+            "allele_2": list(bim["a2"])})
+        iids = list(fam.keys)  # the tables' sample keys (FID IID where IIDs repeat)
     pd.DataFrame({"iid": iids, "y": sim.y}).to_csv(out / "phenotypes.tsv", sep="\t", index=False,
                                                    float_format="%.10g")
     cov = pd.DataFrame(sim.covariates, columns=[f"cov{k + 1}" for k in range(sim.covariates.shape[1])])
@@ -54,6 +76,7 @@ def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, inter
         "h2_target": h2,
         "h2_realised": float(sim.genetic_value.var() / (sim.genetic_value + sim.noise).var()),
         "seed": seed,
+        "genotypes": source or genotypes,
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=1))
     return sim
@@ -220,6 +243,9 @@ def fit_and_score(model, method, X_train, y_train, Z_train, G_test, y_test, Z_te
         # a variance component estimated at its bound (ridge: h2 = 0)
         at_bound=bool(getattr(model, "at_bound_", False)),
     )
+    if getattr(model, "inference_", None) is not None:  # how the hybrid's E-step ended
+        metrics.update(inference=model.inference_,
+                       damping=np.nan if model.damping_ is None else float(model.damping_))
     preds = pd.DataFrame({"iid": test_ids, "fold": fold, "y": y_test,
                           "pred": pred, "pred_covariates": cov_pred})
     return preds, metrics, seconds
@@ -334,6 +360,32 @@ def predicted_counts(table, thresholds=(0.05, 0.1), baseline="sparselmm", metric
             row.update(better_than_baseline=int((d > 0).sum()),
                        worse_than_baseline=int((d < 0).sum()), diff=d.mean(), se_diff=_se(d))
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hybrid_status(table, damping=0.8):
+    """How the hybrid's EM-VAMP E-step (``inference: vamp``) ended, per scenario (or
+    phenotype): fits, converged fits, fits by VAMP at the configured ``damping``, by
+    VAMP with more damping (restarted after diverging or stalling; the smallest
+    damping used), and fits that fell back to mean field (VAMP diverged at every
+    damping; the fit warned)."""
+    columns = ["fits", "converged", "vamp_configured_damping", "vamp_more_damping",
+               "min_damping", "mean_field_fallback"]
+    hy = table[table["method"] == "hybrid"]
+    group = ["n_causal", "h2"] if "n_causal" in table.columns else ["phenotype"]
+    if hy.empty or "inference" not in hy.columns:
+        return pd.DataFrame(columns=group + columns)
+    top = float(damping) - 1e-12
+    rows = []
+    for key, b in hy.groupby(group, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        vamp = b[b["inference"] == "vamp"]
+        rows.append({**dict(zip(group, key)), "fits": len(b),
+                     "converged": int(b["converged"].astype(bool).sum()),
+                     "vamp_configured_damping": int((vamp["damping"] >= top).sum()),
+                     "vamp_more_damping": int((vamp["damping"] < top).sum()),
+                     "min_damping": vamp["damping"].min() if len(vamp) else np.nan,
+                     "mean_field_fallback": int((b["inference"] == "mean_field").sum())})
     return pd.DataFrame(rows)
 
 

@@ -1,7 +1,19 @@
 """Simulated genotypes and phenotypes of the paper's Fig 1 design (Xiao 2019).
 
-Genotypes: independent SNPs, ``MAF ~ U(maf_low, maf_high)``, dosages
-``Binomial(2, MAF)``. Phenotype ``y = intercept + Z w + g + e`` with ``Z`` a few
+Genotypes, three designs (``genotypes=``):
+
+* ``"independent"`` (the paper's): independent SNPs, ``MAF ~ U(maf_low, maf_high)``,
+  dosages ``Binomial(2, MAF)``;
+* ``"coalescent"``: SNPs with linkage disequilibrium from the coalescent with
+  recombination (msprime; Kelleher et al. 2016, Baumdicker et al. 2022): a
+  constant population of ``Ne = 10,000`` diploids, mutation rate ``1.25e-8`` and
+  recombination rate ``1e-8`` per bp per generation (human-like), a sequence long
+  enough for ``p`` SNPs with minor allele frequency in ``maf_range``, of which the
+  first ``p`` are kept (one contiguous stretch of genome);
+* real genotypes (a :class:`Genotypes`, e.g. a QC'd PLINK fileset): semi-synthetic
+  data, the real LD and allele frequencies with simulated effects.
+
+Phenotype ``y = intercept + Z w + g + e`` with ``Z`` a few
 standard-normal covariates of large effect, ``g = X_std beta`` from
 ``n_causal`` SNPs with ``N(0, 1)`` standardised effects, and ``g`` and ``e``
 rescaled so that the SNP heritability ``var(g) / (var(g) + var(e))`` equals
@@ -25,19 +37,33 @@ class Simulated:
     covariate_effects: np.ndarray
     genetic_value: np.ndarray  # g (centred in the sample)
     noise: np.ndarray
+    positions: np.ndarray = None  # bp of each SNP (coalescent and real genotypes)
 
 
-def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercept=0.0,
-             maf_range=(0.05, 0.5), seed=0):
-    """Simulate one data set. Every draw comes from ``numpy.random.default_rng(seed)``."""
-    if not 0 < h2 < 1:
-        raise ValueError(f"h2 must lie in (0, 1), got {h2}")
-    if not 1 <= n_causal <= p:
-        raise ValueError(f"n_causal must be between 1 and p={p}, got {n_causal}")
+@dataclass
+class Genotypes:
+    """Genotypes to simulate phenotypes on: int8 dosages (n x p, -127 missing) and the
+    SNPs' positions (bp, 1-based; None when they have none)."""
+
+    dosages: np.ndarray
+    positions: np.ndarray = None
+
+
+MUTATION_RATE = 1.25e-8
+RECOMBINATION_RATE = 1e-8
+NE = 10_000
+
+
+def _check_maf_range(maf_range):
     lo, hi = maf_range
     if not 0 < lo <= hi <= 0.5:
         raise ValueError(f"maf_range must satisfy 0 < low <= high <= 0.5, got {maf_range}")
-    rng = np.random.default_rng(seed)
+    return lo, hi
+
+
+def independent_genotypes(n, p, maf_range, rng):
+    """The paper's design: ``(G, maf)``, every SNP drawn on its own."""
+    lo, hi = _check_maf_range(maf_range)
     maf = rng.uniform(lo, hi, p)
     G = np.empty((n, p), dtype=np.int8, order="F")
     for j in range(p):  # column by column: no n x p int64 temporary
@@ -46,12 +72,95 @@ def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercep
     for j in np.flatnonzero(G.min(axis=0) == G.max(axis=0)):
         while G[:, j].min() == G[:, j].max():
             G[:, j] = rng.binomial(2, maf[j], size=n)
+    return G, maf
+
+
+def common_snps_per_bp(n, maf_range, ne=NE, mutation_rate=MUTATION_RATE):
+    """Expected SNPs per bp with sample minor allele frequency in ``maf_range`` among
+    ``2n`` haplotypes: ``theta * sum_i 1/i`` over derived-allele counts ``i`` in range
+    (the neutral site frequency spectrum, ``theta = 4 Ne mu`` per bp)."""
+    lo, hi = _check_maf_range(maf_range)
+    i = np.arange(1, 2 * n)
+    maf = np.minimum(i, 2 * n - i) / (2 * n)
+    return 4 * ne * mutation_rate * float(np.sum(1.0 / i[(maf >= lo) & (maf <= hi)]))
+
+
+def coalescent_genotypes(n, p, maf_range, seed, *, ne=NE, mutation_rate=MUTATION_RATE,
+                         recombination_rate=RECOMBINATION_RATE):
+    """``Genotypes`` of ``n`` diploids at the first ``p`` SNPs with MAF in ``maf_range``
+    of a coalescent simulation (msprime, seeded: reruns are bit-identical).
+
+    The sequence length is chosen from :func:`common_snps_per_bp` with a 15 % margin;
+    a sequence that falls short (random variation) is simulated again 30 % longer.
+    """
+    import msprime
+
+    lo, hi = _check_maf_range(maf_range)
+    length = 1.15 * p / common_snps_per_bp(n, maf_range, ne, mutation_rate)
+    seeds = np.random.SeedSequence(seed).generate_state(20)
+    for attempt in range(10):
+        ts = msprime.sim_ancestry(samples=n, sequence_length=round(length),
+                                  recombination_rate=recombination_rate, population_size=ne,
+                                  random_seed=int(seeds[2 * attempt]) + 1)
+        ts = msprime.sim_mutations(ts, rate=mutation_rate, model=msprime.BinaryMutationModel(),
+                                   discrete_genome=True,
+                                   random_seed=int(seeds[2 * attempt + 1]) + 1)
+        H = ts.genotype_matrix()  # sites x 2n haplotypes (individual i: 2i, 2i + 1)
+        dosage = (H[:, 0::2] + H[:, 1::2]).astype(np.int8)
+        freq = dosage.mean(axis=1, dtype=np.float64) / 2
+        maf = np.minimum(freq, 1 - freq)
+        keep = np.flatnonzero((maf >= lo) & (maf <= hi))
+        if keep.size >= p:
+            keep = keep[:p]
+            G = np.asfortranarray(dosage[keep].T)
+            positions = ts.tables.sites.position[keep].astype(np.int64) + 1
+            return Genotypes(G, positions)
+        length *= 1.3
+    raise RuntimeError(f"coalescent simulation gave fewer than {p} SNPs with MAF in "
+                       f"{maf_range} in 10 attempts")
+
+
+def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercept=0.0,
+             maf_range=(0.05, 0.5), seed=0, genotypes="independent"):
+    """Simulate one data set. Every draw comes from ``numpy.random.default_rng(seed)``
+    (the coalescent genotypes from msprime seeded from ``seed``); ``genotypes``:
+    ``"independent"``, ``"coalescent"`` or a :class:`Genotypes` (then ``n`` and ``p``
+    are its shape)."""
+    if not 0 < h2 < 1:
+        raise ValueError(f"h2 must lie in (0, 1), got {h2}")
+    if isinstance(genotypes, Genotypes):
+        n, p = genotypes.dosages.shape
+    if not 1 <= n_causal <= p:
+        raise ValueError(f"n_causal must be between 1 and p={p}, got {n_causal}")
+    _check_maf_range(maf_range)
+    rng = np.random.default_rng(seed)
+    positions = None
+    if isinstance(genotypes, Genotypes):
+        G, positions = np.asfortranarray(genotypes.dosages), genotypes.positions
+        maf = None
+    elif genotypes == "independent":
+        G, maf = independent_genotypes(n, p, maf_range, rng)
+    elif genotypes == "coalescent":
+        sim = coalescent_genotypes(n, p, maf_range, seed)
+        G, positions, maf = sim.dosages, sim.positions, None
+    else:
+        raise ValueError(f"genotypes must be 'independent', 'coalescent' or Genotypes, "
+                         f"got {genotypes!r}")
+    if maf is None:  # the sample frequency of the minor allele
+        called = G != -127
+        freq = np.where(called, G, 0).sum(axis=0) / np.maximum(called.sum(axis=0), 1) / 2
+        maf = np.minimum(freq, 1 - freq)
     w = np.asarray(covariate_effects, dtype=float)
     Z = rng.normal(size=(n, w.size))
     causal = np.sort(rng.choice(p, n_causal, replace=False))
     effect = rng.normal(size=n_causal)
     Gc = G[:, causal].astype(float)
-    mean, sd = Gc.mean(axis=0), Gc.std(axis=0)
+    Gc[Gc == -127] = np.nan  # missing calls (real genotypes): at the SNP's mean
+    mean = np.nanmean(Gc, axis=0)
+    Gc = np.where(np.isnan(Gc), mean, Gc)
+    sd = Gc.std(axis=0)
+    if np.any(sd == 0):
+        raise ValueError("a causal SNP is monomorphic in the sample: QC the genotypes first")
     g = ((Gc - mean) / sd) @ effect
     scale = np.sqrt(h2 / g.var())
     g *= scale
@@ -62,4 +171,5 @@ def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercep
     beta = np.zeros(p)
     beta[causal] = effect * scale / sd
     y = intercept + Z @ w + g + e
-    return Simulated(G, y, Z, maf, beta, float(intercept - mean @ beta[causal]), w, g, e)
+    return Simulated(G, y, Z, maf, beta, float(intercept - mean @ beta[causal]), w, g, e,
+                     positions)
