@@ -150,21 +150,15 @@ class _Cache:
         m = self.m
         S = self.pos[snps]
         bc = b[self.idx]
-        A = self.A[:m, :m]
-        grad = self.c[:m] - A @ bc
+        grad = self.c[:m] - self.A[:m, :m] @ bc
         cs = self.c[S]
         epochs = 0
         while epochs < max_iter:
-            start = epochs
-            history = [bc[S]]
             for _ in range(CHECK_EVERY):
                 step = _kernels.gram_epoch(self.A, m, S, grad, bc, l1, l2)
                 epochs += 1
-                history.append(bc[S])
                 if step == 0.0:
                     break
-            if step != 0.0 and epochs - start == CHECK_EVERY:
-                self._extrapolate(history, bc, grad, S, cs, l1, l2)
             bs, gs = bc[S], grad[S]  # b is 0 on the cache outside snps
             bs_c = float(bs @ cs)
             rr = self.yy - bs_c - float(bs @ gs)  # ||r||^2 = y~^T y~ - 2 b^T c + b^T A b
@@ -172,36 +166,6 @@ class _Cache:
                 break
         b[self.idx] = bc
         return epochs
-
-    def _extrapolate(self, history, bc, grad, S, cs, l1, l2):
-        """Anderson extrapolation of the last coordinate-descent iterates (Bertrand &
-        Massias 2021, as in celer): the affine combination of the iterates whose
-        successive differences cancel best, kept only if it lowers the objective;
-        ``bc`` and ``grad`` are updated in place then. Under strong LD plain
-        coordinate descent creeps along nearly flat directions; this jumps ahead."""
-        U = np.diff(np.array(history), axis=0)  # K x |S|
-        M = U @ U.T
-        M.flat[:: M.shape[0] + 1] += 1e-12 * max(float(np.trace(M)), 1e-300)
-        try:
-            z = np.linalg.solve(M, np.ones(M.shape[0]))
-        except np.linalg.LinAlgError:
-            return
-        if not np.isfinite(z).all() or z.sum() == 0:
-            return
-        z /= z.sum()
-        trial = z @ np.array(history[1:])
-
-        def objective(bs, gs):
-            return 0.5 * (self.yy - float(bs @ cs) - float(bs @ gs)) + \
-                l1 * float(np.abs(bs).sum()) + 0.5 * l2 * float(bs @ bs)
-
-        m = self.m
-        new = bc.copy()
-        new[S] = trial
-        new_grad = self.c[:m] - self.A[:m, :m] @ new
-        if objective(trial, new_grad[S]) < objective(bc[S], grad[S]):
-            bc[:] = new
-            grad[:] = new_grad
 
     def residual(self, b):
         """``v = y~ - X b`` (every row) and ``u = Q^T X b`` for ``b`` non-zero only
