@@ -69,11 +69,11 @@ def test_windows_groups_and_skipped_phenotypes():
     assert dict(zip(skipped["phenotype"], skipped["reason"])) == {
         "gFar": "no SNP within 4.5 kb (chromosome 22:85500-94500)",
         "gNone": "no position in the position table"}
-    cols = group_columns(groups, BIM)
+    cols = group_columns(groups, lambda: BIM)
     assert cols["gA"].tolist() == [0, 1, 2] and cols["gC"].tolist() == [4]
     everything, none_skipped = assign_groups(names, 3, bim=BIM)
     assert everything["group"].tolist() == [1, 1, 1, 2, 2] and none_skipped.empty
-    assert all(c is None for c in group_columns(everything, BIM).values())
+    assert all(c is None for c in group_columns(everything, lambda: BIM).values())
 
 
 @pytest.fixture(scope="module")

@@ -239,28 +239,40 @@ def qc_mem_mb(wildcards, input):
     return int(1000 + 2 * genotype_mb(input))
 
 
+_GROUPS = {}
+
+
 def real_groups():
-    """The groups table written by the phenotype_list checkpoint (phenotype, group, window)."""
+    """``(table, {phenotype: group})``: the groups table written by the phenotype_list
+    checkpoint (phenotype, group, window), read once per version of the file (every
+    fit and final-fit job asks)."""
     import pandas as pd
 
     path = checkpoints.phenotype_list.get().output.groups
-    return pd.read_csv(
-        path, sep="\t", dtype={"phenotype": str, "chrom": str}, keep_default_na=False
-    )
+    key = (path, os.stat(path).st_mtime_ns)
+    if key not in _GROUPS:
+        table = pd.read_csv(
+            path,
+            sep="\t",
+            dtype={"phenotype": str, "chrom": str},
+            keep_default_na=False,
+        )
+        _GROUPS.clear()
+        _GROUPS[key] = table, dict(zip(table["phenotype"], table["group"]))
+    return _GROUPS[key]
 
 
 def group_ids():
-    return sorted(real_groups()["group"].unique().tolist())
+    return sorted(real_groups()[0]["group"].unique().tolist())
 
 
 def group_phenotypes(wildcards):
-    groups = real_groups()
+    groups = real_groups()[0]
     return groups.loc[groups["group"] == int(wildcards.group), "phenotype"].tolist()
 
 
 def phenotype_group(wildcards):
-    groups = real_groups().set_index("phenotype")
-    return int(groups.loc[wildcards.phenotype, "group"])
+    return int(real_groups()[1][wildcards.phenotype])
 
 
 def real_files(pattern):
@@ -275,7 +287,7 @@ def real_fits(wildcards):
 def group_runtime(wildcards, input):
     """Minutes for a group job: a fit's budget (fit_runtime) per phenotype, scaled by
     the share of the SNPs in its window, plus half a minute per phenotype."""
-    groups = real_groups()
+    groups = real_groups()[0]
     share = groups.loc[groups["group"] == int(wildcards.group), "snp_fraction"]
     per_fit = fit_runtime(wildcards, input) - 10
     return int(10 + sum(0.5 + per_fit * float(f) for f in share))

@@ -15,7 +15,7 @@ from sparselmm.plink import read_bim  # noqa: E402
 prefix = inp.bed[: -len(".bed")]
 groups = read_groups(inp.groups)
 row = groups[groups["phenotype"] == params.phenotype]
-cols = group_columns(row, read_bim(prefix))[params.phenotype]
+cols = group_columns(row, lambda: read_bim(prefix))[params.phenotype]
 window = None if cols is None else {
     "chrom": row["chrom"].iloc[0], "start": int(row["window_start"].iloc[0]),
     "end": int(row["window_end"].iloc[0]), "kb": params.window_kb}

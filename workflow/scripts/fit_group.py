@@ -18,7 +18,7 @@ groups = groups[groups["group"] == int(wc.group)]
 preds, metrics, timings = fit_group(
     bed=prefix, phenotypes=inp.phenotypes, names=list(params.names), folds=inp.folds,
     fold=int(wc.fold), method=wc.method, options=params.options, covariates=inp.covariates,
-    transform=params.transform, windows=group_columns(groups, read_bim(prefix)))
+    transform=params.transform, windows=group_columns(groups, lambda: read_bim(prefix)))
 preds.to_csv(out.predictions, sep="\t", index=False, float_format="%.10g")
 metrics.to_csv(out.metrics, sep="\t", index=False, float_format="%.6g")
 # peak resident memory of this process, exact (Linux reports kB)

@@ -184,12 +184,8 @@ class Design:
 
     def missing_calls(self):
         if self.missing is None:
-            if self.shared is not None and "missing" in self.shared:
-                self.missing = self.shared["missing"]
-            else:
-                self.missing = _kernels.missing_calls(self.G, self.sentinel, self.n_missing)
-                if self.shared is not None:
-                    self.shared["missing"] = self.missing
+            self.missing = self.cached("missing", lambda: _kernels.missing_calls(
+                self.G, self.sentinel, self.n_missing))
         return self.missing
 
     @property
@@ -227,8 +223,7 @@ def _genotype_part(G, sentinel, Zfull, standardize):
 
 def build_design(X, y, Z, *, standardize=True):
     if isinstance(X, PreparedGenotypes):
-        if Z is not None:
-            raise ValueError("X is a PreparedGenotypes: give the covariates to it, not to fit")
+        unprepared(X, Z)  # refuses covariates given to fit as well
         G, sentinel, Zfull, shared = X.G, X.sentinel, X.Zfull, X.shared(standardize)
     else:
         G, sentinel = check_genotypes(X)

@@ -65,7 +65,7 @@ def read_positions(path):
         if len(names) < 4:
             raise PositionError(f"{path}: a phenotype BED needs the columns chr, start, end and "
                                 f"the phenotype ID; line 1 has {len(names)} columns")
-        cols, kinds = [0, 1, 2, 3], ("chrom", "start", "end", "id")
+        cols = [0, 1, 2, 3]
     else:
         def find(options, what):
             hit = [i for i, c in enumerate(lower) if c in options]
@@ -76,14 +76,13 @@ def read_positions(path):
         idc, chc = find(ID_COLUMNS, "phenotype ID"), find(CHROM_COLUMNS, "chromosome")
         if any(c in POS_COLUMNS for c in lower):
             pc = find(POS_COLUMNS, "position")
-            cols, kinds = [chc, pc, pc, idc], ("chrom", "start", "end", "id")
+            cols = [chc, pc, pc, idc]
         else:
             cols = [chc, find(("start",), "position"), find(("end",), "end"), idc]
-            kinds = ("chrom", "start", "end", "id")
     table = pd.read_csv(path, sep=sep, header=None, skiprows=1, usecols=cols, dtype=str,
                         engine="python" if sep == r"\s+" else "c", keep_default_na=False)
     table = table[cols]
-    table.columns = kinds
+    table.columns = ["chrom", "start", "end", "id"]
     for col in ("start", "end"):
         values = pd.to_numeric(table[col], errors="coerce")
         bad = values.isna() | (values % 1 != 0) | (values < 0)
@@ -168,9 +167,12 @@ def _chrom_key(chrom):
     return (0, int(chrom), "") if chrom.isdigit() else (1, 0, chrom)
 
 
-def group_columns(groups, bim):
-    """``{phenotype: column indices}`` of each phenotype's window (None: every SNP)."""
-    snps = snp_positions(bim)
+def group_columns(groups, read_bim):
+    """``{phenotype: column indices}`` of each phenotype's window (None: every SNP);
+    ``read_bim()`` gives the .bim table, read only when some phenotype has a window."""
+    if not (groups["window_start"] >= 0).any():
+        return {p: None for p in groups["phenotype"]}
+    snps = snp_positions(read_bim())
     return {row.phenotype: None if row.window_start < 0 else
             window_columns(snps, row.chrom, row.window_start, row.window_end)
             for row in groups.itertuples()}

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from . import plink
+from ._design import PreparedGenotypes
 from .baselines import Oracle, TopSNP
 from .cv import assign_folds, covariate_fit, heldout_metrics
 from .hybrid import HybridLMM
 from .model import SparseLMM
 from .penalised import ProjectedElasticNetCV, ProjectedLassoCV
-from .simulate import simulate
+from .simulate import Genotypes, simulate
 from .tables import MISSING, redundant_columns
 
 METHODS = ("sparselmm", "hybrid", "ridge", "lasso", "elasticnet", "top1", "bslmm", "oracle")
@@ -38,8 +39,6 @@ def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, inter
     or the prefix of a PLINK fileset whose genotypes are used as they are (its samples
     and SNPs; ``n`` and ``p`` are then ignored).
     """
-    from .simulate import Genotypes
-
     out = Path(out_prefix)
     source = None
     if genotypes not in ("independent", "coalescent"):
@@ -224,8 +223,6 @@ def fit_and_score(model, method, X_train, y_train, Z_train, G_test, y_test, Z_te
     metrics, seconds)`` as :func:`fit_fold` returns them. ``X_train`` may be a
     :class:`sparselmm.PreparedGenotypes` (holding ``Z_train``; pass ``Z_train`` too,
     for the covariate-only fit)."""
-    from ._design import PreparedGenotypes
-
     prepared = isinstance(X_train, PreparedGenotypes)
     t0 = time.perf_counter()
     model.fit(X_train, y_train, None if prepared else Z_train)
@@ -288,6 +285,11 @@ def collect_metrics(paths):
     return _stable_order(table)
 
 
+def method_order(methods):
+    """``methods`` in the plotting order of :data:`METHODS`, others after, by name."""
+    return sorted(methods, key=lambda m: (METHODS.index(m) if m in METHODS else len(METHODS), m))
+
+
 PANEL = "(panel mean)"
 
 
@@ -315,8 +317,7 @@ def summarise(table, baseline="sparselmm", metric="r2_snp"):
     rows = []
     for key, block, unit in blocks:
         key = key if isinstance(key, tuple) else (key,)
-        order = sorted(block.columns, key=lambda m: (METHODS.index(m) if m in METHODS
-                                                     else len(METHODS), m))
+        order = method_order(block.columns)
         for method in order:
             values = block[method].dropna()
             row = dict(zip(group, key), method=method,
@@ -342,8 +343,7 @@ def predicted_counts(table, thresholds=(0.05, 0.1), baseline="sparselmm", metric
     ``baseline``; and ``diff`` / ``se_diff``, the paired mean difference from
     ``baseline`` over all phenotypes and its standard error."""
     means = table.groupby(["phenotype", "method"])[metric].mean().unstack("method")
-    order = sorted(means.columns, key=lambda m: (METHODS.index(m) if m in METHODS
-                                                 else len(METHODS), m))
+    order = method_order(means.columns)
     means = means[order]
     best = means.idxmax(axis=1).value_counts()
     rows = []

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._kernels import INT8_MISSING
+
 
 @dataclass
 class Simulated:
@@ -147,7 +149,7 @@ def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercep
         raise ValueError(f"genotypes must be 'independent', 'coalescent' or Genotypes, "
                          f"got {genotypes!r}")
     if maf is None:  # the sample frequency of the minor allele
-        called = G != -127
+        called = G != INT8_MISSING
         freq = np.where(called, G, 0).sum(axis=0) / np.maximum(called.sum(axis=0), 1) / 2
         maf = np.minimum(freq, 1 - freq)
     w = np.asarray(covariate_effects, dtype=float)
@@ -155,7 +157,7 @@ def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercep
     causal = np.sort(rng.choice(p, n_causal, replace=False))
     effect = rng.normal(size=n_causal)
     Gc = G[:, causal].astype(float)
-    Gc[Gc == -127] = np.nan  # missing calls (real genotypes): at the SNP's mean
+    Gc[Gc == INT8_MISSING] = np.nan  # missing calls (real genotypes): at the SNP's mean
     mean = np.nanmean(Gc, axis=0)
     Gc = np.where(np.isnan(Gc), mean, Gc)
     sd = Gc.std(axis=0)
