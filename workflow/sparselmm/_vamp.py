@@ -40,22 +40,37 @@ How a run proceeds (each rule answers a failure seen on genotype data):
   (``max(agreement, step) < SETTLE``); only then do the M-steps run. An
   M-step on unsettled messages trusts a miscalibrated ``gamma1`` and can move
   most SNPs into the slab in one step.
-* **Convergence** is measured in units of the prediction: for standardised
-  SNPs a change ``d`` of the effects changes the prediction on a new sample
-  by about ``||d||`` (unlinked SNPs), compared with ``sd(y~)``. The run stops
-  when the two factors agree (``||x1 - x2|| / sd(y~)``, zero at a fixed point)
-  and the step of the posterior mean and the relative step of ``sigma_e^2``,
-  both divided by the damping, are below ``tol``. A relative change of the
-  effects alone never settles on a phenotype without signal, where they
-  are all near zero.
+* **Convergence** is measured in units of the prediction: the step of the
+  fit ``A x2`` (root mean square over the samples, free in the SVD basis) is
+  compared with ``sd(y~)``. The run stops when the two factors agree
+  (``||x1 - x2|| / sd(y~)``, zero at a fixed point) and that step and the
+  relative step of ``sigma_e^2``, both divided by the damping, are below
+  ``tol``. Under LD the effects can drift for hundreds of iterations along
+  directions that correlated SNPs leave unseen (``A d ~ 0``: effects traded
+  between SNPs in LD) while the fit, and any prediction on genotypes with
+  the same LD, no longer moves; a step measured on the effects (``||d||``,
+  the prediction change only for unlinked SNPs) never settled there
+  (measured on coalescent genotypes: 9 of 45 Fig 1 fits ran into
+  ``max_iter`` at the smallest damping). A relative change of the effects
+  would never settle on a phenotype without signal either, where they are
+  all near zero.
 * **Divergence**: a message or ``sigma_e^2`` not finite, ``sigma_e^2`` outside
   ``(1e-6, 1.2) var(y~)`` (at any EM fixed point ``sigma_e^2 <= var(y~)`` up to
   the posterior variance term) or ``||x1|| / sd(y~) > 10`` (a genetic SD ten
   times the phenotype's: the messages have exploded; in ``p >> n`` such an
   explosion can hide in the null space of ``A`` where neither the residual
-  nor ``sigma_e^2`` sees it). A run that diverges, or *stalls* (its change
-  has not fallen below 0.9 times its smallest earlier value for ``STALL``
-  iterations: it oscillates), restarts from the start with half the damping.
+  nor ``sigma_e^2`` sees it). A run that diverges, or *oscillates* (its
+  change has not fallen below 0.9 times its smallest earlier value for
+  ``STALL`` iterations, and in at least half of them the fit stepped back
+  against its previous step), restarts from the start with half the damping.
+  A run whose change falls that slowly without stepping back is the slow
+  drift of EM on the mixture weights (common under LD): it goes on at the same
+  damping, since halving it would only halve the drift's speed (measured on
+  coalescent genotypes, where restarts for such drift took fits down to the
+  smallest damping without converging).
+* **One denoiser pass per iteration**: the M-steps of ``pi`` and ``sigma_e^2``
+  both use the E-step of that iteration; the new weights enter the next
+  denoiser call (the fixed points are the same).
 
 EM-VAMP can have two fixed points when the effects are many and weak: "no
 signal" (``pve`` ~ 0), reached from the sparse start, and the signal, reached
@@ -215,6 +230,24 @@ def log_evidence(lmmse, r1, gamma1, pi, var, sigma2):
     return prior_t2 + lik_t1 - t1_t2
 
 
+def gaussian_evidence(lmmse, v):
+    """Exact ``log p(y~ | beta ~ N(0, sigma_e^2 v I))`` at the ``sigma_e^2`` that
+    maximises it, for each variance in ``v``; returns ``(log evidence, sigma_e^2)``
+    arrays (up to ``-log|Z^T Z| / 2``, like :func:`log_evidence`).
+
+    ``y~ ~ N(0, sigma_e^2 (I + v A A^T))``: in the eigenbasis of ``A A^T`` the
+    quadratic form is ``Q(v) = sum_i (U^T y~)_i^2 / (1 + v s_i^2) + |y~ outside
+    range(A)|^2``, so ``sigma_e^2 = Q(v) / m`` and
+    ``log p = -(m log(2 pi Q(v) / m) + m + sum_i log(1 + v s_i^2)) / 2``.
+    """
+    v = np.atleast_1d(np.asarray(v, dtype=float))
+    m = lmmse.design.n_eff
+    d = 1.0 + v[:, None] * lmmse.s2[None, :]
+    Q = np.sum(lmmse.Uy[None, :] ** 2 / d, axis=1) + lmmse.outside
+    sigma2 = Q / m
+    return -0.5 * (m * np.log(2 * math.pi * sigma2) + m + np.log(d).sum(axis=1)), sigma2
+
+
 class VampState:
     def __init__(self, damping):
         self.damping = damping
@@ -262,17 +295,14 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
     r1 = np.zeros(int(a.sum()))
     gamma1 = 1.0 / total_var  # uninformative first message
     learning = not (estimate_weights or estimate_sigma2_e)  # nothing to learn: no phase 1
-    x_old = None
+    fitted_old = delta_old = None
+    turns = 0
     best, best_at = math.inf, 0
     t0 = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for it in range(1, int(max_iter) + 1):
             var = sigma2 * grid
             x1, v1, wsum, msum = denoise_moments(r1, gamma1, pi, var)
-            if learning and estimate_weights:
-                pi = np.maximum(wsum / r1.size, 1e-300)
-                pi /= pi.sum()
-                x1, v1, wsum, msum = denoise_moments(r1, gamma1, pi, var)
             used = (r1, gamma1, pi, var)  # the messages behind x1 (for st.w below)
             r2 = np.zeros(design.G.shape[1])
             r2[a], gamma2 = extrinsic(x1, max(float(v1.mean()), 1e-300), r1, gamma1)
@@ -282,15 +312,26 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
                 rss = lmmse.outside + float(np.sum((lmmse.Uy - fitted) ** 2))
                 prior_term = float(np.sum(msum[1:] / var[1:])) * sigma2
                 sigma2 = (rss + trace + prior_term) / (m_eff + float(wsum[1:].sum()))
+            if learning and estimate_weights:
+                # from the same E-step as sigma_e^2 (one denoiser pass per
+                # iteration); the new weights enter the next denoiser call
+                pi = np.maximum(wsum / r1.size, 1e-300)
+                pi /= pi.sum()
             r1_new, gamma1_new = extrinsic(x2[a], c2, r2[a], gamma2)
             r1 = damping * r1_new + (1.0 - damping) * r1
             gamma1 = damping * gamma1_new + (1.0 - damping) * gamma1
             st.n_iter = it
             agree = float(np.linalg.norm(x1 - x2[a])) / sd_y
-            step = math.inf if x_old is None else \
-                float(np.linalg.norm(x1 - x_old)) / sd_y / damping
+            # the step of the fit U^T A x2, per sample, in units of sd(y~)
+            step = math.inf if fitted_old is None else \
+                float(np.linalg.norm(fitted - fitted_old)) / math.sqrt(m_eff) / sd_y / damping
             change = max(agree, step, abs(sigma2 - sigma2_old) / sigma2 / damping)
-            x_old = x1
+            if fitted_old is not None:
+                delta = fitted - fitted_old
+                if delta_old is not None and float(delta @ delta_old) < 0:
+                    turns += 1  # the fit stepped back: an oscillation
+                delta_old = delta
+            fitted_old = fitted
             norm = float(np.linalg.norm(x1)) / sd_y
             if verbose:
                 phase = "EM" if learning else "settle"
@@ -313,8 +354,13 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
                 st.converged = True
                 break
             if change < 0.9 * best:
-                best, best_at = change, it
+                best, best_at, turns = change, it, 0
             elif stop_on_stall and it - best_at >= STALL:
+                if learning and turns < 0.5 * (it - best_at):
+                    # no oscillation, a slow drift of the EM: less damping would
+                    # only slow it down further
+                    best_at, turns = it, 0
+                    continue
                 st.stalled = True
                 return st
     p = design.G.shape[1]
