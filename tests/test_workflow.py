@@ -630,6 +630,12 @@ def test_cis_windows_end_to_end(tmp_path):
     info = json.loads((out / "models/strong/sparselmm.json").read_text())
     assert info["n_snps"] == 51 and info["cis_window"]["kb"] == 50
     assert info["cv"]["folds"] == 3
+    # one fit asked for by name (its params come from the checkpoint's groups):
+    # it is made again, the same
+    fit = out / "realdata/fits/group1/sparselmm/fold0.metrics.tsv"
+    before = fit.read_text()
+    run(wd, "--forcerun", str(fit.relative_to(wd)), "--", str(fit.relative_to(wd)))
+    assert fit.read_text() == before
 
 
 # -- Fig 1 under linkage disequilibrium ---------------------------------------------------

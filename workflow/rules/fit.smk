@@ -42,6 +42,9 @@ rule fit_real:
         covariates="results/realdata/covariates.tsv",
         groups=R("results/realdata/groups.tsv"),
         folds=R("results/realdata/folds/group{group}.tsv"),
+        # the checkpoint's first output: params and resources read its groups, so
+        # a fit asked for by name (a target, --forcerun) waits for it
+        names=R("results/realdata/phenotypes.txt"),
     output:
         predictions=f"{REAL_FIT}.predictions.tsv",
         metrics=f"{REAL_FIT}.metrics.tsv",

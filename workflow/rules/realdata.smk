@@ -112,6 +112,7 @@ rule real_folds:
         phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
         groups=R("results/realdata/groups.tsv"),
+        names=R("results/realdata/phenotypes.txt"),  # (see fit_real)
     output:
         folds=R("results/realdata/folds/group{group}.tsv"),
     log:
