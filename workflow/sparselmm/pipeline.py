@@ -250,7 +250,7 @@ def fit_and_score(model, method, X_train, y_train, Z_train, G_test, y_test, Z_te
 
 # fitted attributes worth a line in a fit's log, where the model has them
 SUMMARY_ATTRIBUTES = ("converged_", "n_iter_", "pve_", "sigma2_e_", "pi_", "inference_",
-                      "damping_", "start_", "start_evidence_", "log_evidence_")
+                      "damping_", "start_", "start_evidence_", "ridge_evidence_", "log_evidence_")
 
 
 def fit_summary(model):
