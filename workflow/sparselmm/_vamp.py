@@ -323,15 +323,13 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
             st.n_iter = it
             agree = float(np.linalg.norm(x1 - x2[a])) / sd_y
             # the step of the fit U^T A x2, per sample, in units of sd(y~)
-            step = math.inf if fitted_old is None else \
-                float(np.linalg.norm(fitted - fitted_old)) / math.sqrt(m_eff) / sd_y / damping
+            delta = None if fitted_old is None else fitted - fitted_old
+            step = math.inf if delta is None else \
+                float(np.linalg.norm(delta)) / math.sqrt(m_eff) / sd_y / damping
             change = max(agree, step, abs(sigma2 - sigma2_old) / sigma2 / damping)
-            if fitted_old is not None:
-                delta = fitted - fitted_old
-                if delta_old is not None and float(delta @ delta_old) < 0:
-                    turns += 1  # the fit stepped back: an oscillation
-                delta_old = delta
-            fitted_old = fitted
+            if delta is not None and delta_old is not None and float(delta @ delta_old) < 0:
+                turns += 1  # the fit stepped back: an oscillation
+            fitted_old, delta_old = fitted, delta
             norm = float(np.linalg.norm(x1)) / sd_y
             if verbose:
                 phase = "EM" if learning else "settle"
