@@ -1,7 +1,7 @@
 """The Lasso and elastic net: the int8 solver against the dense celer route, on Fig 1's folds.
 
 Runs exactly what the workflow's ``fit_simulation`` job runs
-(``sparselmm.pipeline.fit_fold``: n=800 training samples, p=20,000 SNPs, 3
+(``sparselmm.fitting.fit_fold``: n=800 training samples, p=20,000 SNPs, 3
 covariates, penalty by inner 5-fold CV over 30 penalties) on every simulated
 data set and fold the workflow made, once with ``solver: cd`` (the default:
 coordinate descent on the int8 genotypes) and once with the baseline
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sparselmm.pipeline import fit_fold
+from sparselmm.fitting import fit_fold
 
 BASELINE = "celer"
 
@@ -38,15 +38,16 @@ def main(root="results/simulation/data", *methods):
     rows = []
     for data in sorted(Path(root).glob("c*_h*/rep*")):
         n_causal, h2 = data.parent.name[1:].split("_h")
-        folds = pd.read_csv(data / "folds.tsv", sep="\t")["fold"].unique()
+        folds = pd.read_csv(data / "folds.tsv", sep="\t")["y"].unique()
         for fold in sorted(folds):
             for method in methods:
                 for solver in ("cd", BASELINE):
-                    _, m, seconds = fit_fold(
+                    _, m, t = fit_fold(
                         bed=data / "genotypes", phenotypes=data / "phenotypes.tsv",
-                        phenotype="y", folds=data / "folds.tsv", fold=int(fold),
+                        names=["y"], folds=data / "folds.tsv", fold=int(fold),
                         method=method, options={"solver": solver},
                         covariates=data / "covariates.tsv")
+                    m, seconds = m.iloc[0], t["fit_seconds"].iloc[0]
                     rows.append(dict(method=method, n_causal=int(n_causal), h2=float(h2),
                                      replicate=data.name, fold=fold, solver=solver,
                                      r2_snp=m["r2_snp"], seconds=seconds))

@@ -2,7 +2,7 @@
 
 Simulates int8 genotypes of n=5,123 x p=319,147 (the paper's real data set),
 writes them as a PLINK fileset, then runs exactly what the workflow's
-``fit_real`` job runs (``sparselmm.pipeline.fit_fold``: read the .bed by row
+``fit_real`` job runs (``sparselmm.fitting.fit_fold``: read the .bed by row
 index as int8, fit on 4/5, predict 1/5) in a child process, for each method
 asked for, and reports its wall time and peak resident memory. Baselines,
 same run: the time to read the fileset once with bed-reader (the job's
@@ -29,20 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sparselmm import genotypes, phenotype  # noqa: E402
 
 from sparselmm import plink  # noqa: E402
-from sparselmm.pipeline import write_folds  # noqa: E402
+from sparselmm.cv import write_folds  # noqa: E402
 
 N, P, K_PCS = 5123, 319_147, 10
 
 CHILD = """
 import json, resource, sys, time
-from sparselmm.pipeline import fit_fold
+from sparselmm.fitting import fit_fold
 d = sys.argv[1]
 t = time.perf_counter()
-preds, metrics, seconds = fit_fold(bed=d + "/geno", phenotypes=d + "/pheno.tsv",
-                                   phenotype="y", folds=d + "/folds.tsv", fold=0,
-                                   method=sys.argv[2], options=json.loads(sys.argv[3]),
-                                   covariates=d + "/covar.tsv")
-metrics["seconds"] = seconds
+fits = fit_fold(bed=d + "/geno", phenotypes=d + "/pheno.tsv", names=["y"],
+                folds=d + "/folds.tsv", fold=0, method=sys.argv[2],
+                options=json.loads(sys.argv[3]), covariates=d + "/covar.tsv")
+metrics = {k: (v.item() if hasattr(v, "item") else v)
+           for k, v in fits.metrics.iloc[0].items()}
+metrics["seconds"] = float(fits.timings["fit_seconds"].iloc[0])
 metrics["wall"] = time.perf_counter() - t
 metrics["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 print(json.dumps(metrics))
@@ -86,7 +87,7 @@ def main(workdir=None, *methods):
         cov = pd.DataFrame(Z, columns=[f"PC{k + 1}" for k in range(K_PCS)])
         cov.insert(0, "iid", iids)
         cov.to_csv(tmp / "covar.tsv", sep="\t", index=False)
-        write_folds(tmp / "folds.tsv", iids, 5, 1)
+        write_folds(tmp / "folds.tsv", iids, 5, 1, ["y"])
         del G
         print(f"wrote {N:,} x {P:,} fileset to {tmp} in {time.perf_counter() - t:.0f} s",
               flush=True)

@@ -27,7 +27,7 @@ import reference  # noqa: E402
 
 from sparselmm import SparseLMM, _kernels  # noqa: E402
 from sparselmm._design import build_design  # noqa: E402
-from sparselmm.model import _residuals  # noqa: E402
+from sparselmm._design import residuals  # noqa: E402
 
 
 def genotypes(n, p, seed):
@@ -69,7 +69,7 @@ def kernel_sweep_seconds(design, repeat=3):
     alpha, mu, s2 = np.full(p, 0.01), np.zeros(p), np.full(p, 0.1)
 
     def run():
-        v, u = _residuals(design, alpha * mu)
+        v, u = residuals(design, alpha * mu)
         _kernels.sweep(design.G, design.sentinel, design.mean, design.scale, design.C, design.d,
                        np.flatnonzero(design.active), v, u, alpha.copy(), mu.copy(), s2.copy(),
                        1.0, 0.01, -6.0)

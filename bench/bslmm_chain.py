@@ -16,7 +16,7 @@ import numpy as np
 from sparselmm import plink
 from sparselmm.bslmm import GemmaBSLMM
 from sparselmm.cv import covariate_fit, heldout_metrics
-from sparselmm.pipeline import read_table
+from sparselmm.tables import read_table
 
 CHAINS = [(1_000, 10_000), (10_000, 100_000)]  # (burn-in, samples); GEMMA: 100k, 1M
 SEEDS = (1, 2)
@@ -33,7 +33,7 @@ def main(*args):
         G = plink.read_genotypes(data / "genotypes")
         y = read_table(data / "phenotypes.tsv", "phenotype")["y"].to_numpy(dtype=float)
         Z = read_table(data / "covariates.tsv", "covariate").to_numpy(dtype=float)
-        folds = read_table(data / "folds.tsv", "fold")["fold"].to_numpy()
+        folds = read_table(data / "folds.tsv", "fold")["y"].to_numpy()
         for k in folds:
             tr, te = folds != k, folds == k
             cov = covariate_fit(Z[tr], y[tr], Z[te])

@@ -5,10 +5,10 @@ checked phenotype table). Takes the first ``n`` genes of the table (all 358
 samples, every one of the 85,485 SNPs, 10 PCs) and CV fold 0, and times, each
 as a child process started from scratch as Snakemake starts a job:
 
-* ``one job per phenotype``: ``sparselmm.pipeline.fit_fold`` once per gene
+* ``one job per phenotype``: ``sparselmm.fitting.fit_fold`` once per gene
   (reads the genotypes, standardises, projects the covariates, fits): the
   layout before grouping; the sum over the genes is the baseline;
-* ``grouped``: ``sparselmm.fitting.fit_group`` on all ``n`` genes in one process
+* ``grouped``: ``sparselmm.fitting.fit_fold`` on all ``n`` genes in one process
   (the ``fit_real`` job now).
 
 It prints seconds per phenotype for both and their ratio, per method, and the
@@ -37,20 +37,19 @@ CONFIG = {"sparselmm": {"order": "marginal"}, "hybrid": {}, "lasso": {}, "ridge"
 CHILD = """
 import json, os, sys, time
 t = time.perf_counter()
-from sparselmm.pipeline import fit_fold
-from sparselmm.fitting import fit_group
+from sparselmm.fitting import fit_fold
 args = json.loads(sys.argv[1])
 real = args["real"]
 common = dict(bed=real + "/genotypes/qc", phenotypes=real + "/phenotypes.tsv", fold=0,
               method=args["method"], options=args["options"],
               covariates=real + "/covariates.tsv", transform="rank_inverse_normal")
 if args["grouped"]:
-    _, metrics, timings = fit_group(names=args["names"], folds=args["folds"], **common)
+    _, metrics, timings = fit_fold(names=args["names"], folds=args["folds"], **common)
     fit = timings["fit_seconds"].tolist()
     r2 = metrics["r2_snp"].tolist()
 else:
-    _, m, seconds = fit_fold(phenotype=args["names"][0], folds=args["folds"], **common)
-    fit, r2 = [seconds], [m["r2_snp"]]
+    _, m, t = fit_fold(names=args["names"][:1], folds=args["folds"], **common)
+    fit, r2 = [float(t["fit_seconds"].iloc[0])], [float(m["r2_snp"].iloc[0])]
 print(json.dumps({"wall": time.perf_counter() - t, "fit": fit, "r2": r2}))
 """
 
@@ -72,7 +71,7 @@ def main():
     methods = args[1:] or ["sparselmm", "hybrid"]
     if not (REAL / "genotypes/qc.bed").exists():
         sys.exit(f"{REAL}: run the default workflow first (snakemake --cores N)")
-    from sparselmm.pipeline import group_fold_table, real_fold_table
+    from sparselmm.cv import group_fold_table
     from sparselmm.plink import read_samples
 
     names = [c for c in pd.read_csv(REAL / "phenotypes.tsv", sep="\t", nrows=0).columns
@@ -84,7 +83,7 @@ def main():
         group_fold_table(REAL / "phenotypes.tsv", names, fam, REAL / "covariates.tsv", 5, 1,
                          group_folds)
         for name in names:
-            real_fold_table(REAL / "phenotypes.tsv", name, fam, REAL / "covariates.tsv", 5, 1,
+            group_fold_table(REAL / "phenotypes.tsv", [name], fam, REAL / "covariates.tsv", 5, 1,
                             f"{tmp}/{name}.tsv")
         child(real=str(REAL), names=names[:1], folds=f"{tmp}/{names[0]}.tsv",
               method="sparselmm", options={}, grouped=False)  # numba caches, file cache

@@ -30,16 +30,16 @@ def main():
         sys.exit(__doc__)
     root = Path(sys.argv[1]) / "simulation"
     wanted = set(sys.argv[2:])
-    from sparselmm import pipeline
+    from sparselmm import fitting
 
     made = []
-    make_model = pipeline.make_model
+    make_model = fitting.make_model
 
     def keep_model(*args, **kwargs):  # fit_fold's model, for its fitted attributes
         made.append(make_model(*args, **kwargs))
         return made[-1]
 
-    pipeline.make_model = keep_model
+    fitting.make_model = keep_model
 
     options = yaml.safe_load((ROOT / "config.yaml").read_text())["hybrid"]  # the workflow's
     rows = []
@@ -52,10 +52,11 @@ def main():
         old = pd.read_csv(metrics, sep="\t").iloc[0]
         old_s = pd.read_csv(metrics.with_name(f"fold{fold}.timing.tsv"), sep="\t")
         t = time.perf_counter()
-        _, new, seconds = pipeline.fit_fold(
-            bed=str(data / "genotypes"), phenotypes=data / "phenotypes.tsv", phenotype="y",
+        _, new, timing = fitting.fit_fold(
+            bed=str(data / "genotypes"), phenotypes=data / "phenotypes.tsv", names=["y"],
             covariates=data / "covariates.tsv", folds=data / "folds.tsv", fold=fold,
             method="hybrid", options=options, truth=data / "truth.json")
+        new, seconds = new.iloc[0], float(timing["fit_seconds"].iloc[0])
         model = made[-1]
         rows.append({
             "scenario": scenario, "rep": rep, "fold": fold,

@@ -12,20 +12,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from sparselmm.pipeline import fit_fold
+from sparselmm.fitting import fit_fold
 
 
 def main(root="results/simulation/data"):
     rows = []
     for data in sorted(Path(root).glob("c*_h*/rep*")):
         n_causal, h2 = data.parent.name[1:].split("_h")
-        folds = pd.read_csv(data / "folds.tsv", sep="\t")["fold"].unique()
+        folds = pd.read_csv(data / "folds.tsv", sep="\t")["y"].unique()
         for fold in sorted(folds):
             for mode in ("em", "grid"):
-                _, m, seconds = fit_fold(
-                    bed=data / "genotypes", phenotypes=data / "phenotypes.tsv", phenotype="y",
+                _, m, t = fit_fold(
+                    bed=data / "genotypes", phenotypes=data / "phenotypes.tsv", names=["y"],
                     folds=data / "folds.tsv", fold=int(fold), method="sparselmm",
                     options={"pi_mode": mode}, covariates=data / "covariates.tsv")
+                m, seconds = m.iloc[0], t["fit_seconds"].iloc[0]
                 rows.append(dict(n_causal=int(n_causal), h2=float(h2), replicate=data.name,
                                  fold=fold, pi_mode=mode, r2_snp=m["r2_snp"],
                                  seconds=seconds))

@@ -36,7 +36,8 @@ import pandas as pd
 from sparselmm import SparseLMM, plink
 from sparselmm.cv import assign_folds, covariate_fit, heldout_metrics
 from sparselmm.penalised import ProjectedLassoCV
-from sparselmm.pipeline import rank_inverse_normal, read_table
+from sparselmm.samples import rank_inverse_normal
+from sparselmm.tables import read_table
 
 BED = "results/realdata/genotypes/qc"
 EXPRESSION = "resources/geuvadis/expression.tsv"
@@ -113,7 +114,7 @@ def fig1_data(root="results/simulation/data"):
         G = plink.read_genotypes(data / "genotypes")
         y = read_table(data / "phenotypes.tsv", "phenotype")["y"].to_numpy(dtype=float)
         Z = read_table(data / "covariates.tsv", "covariate").to_numpy(dtype=float)
-        folds = read_table(data / "folds.tsv", "fold")["fold"].to_numpy()
+        folds = read_table(data / "folds.tsv", "fold")["y"].to_numpy()
         yield f"{data.parent.name} {data.name}", G, y, Z, folds, None
 
 

@@ -10,8 +10,8 @@ import pytest
 from sparselmm import plink
 from sparselmm.cis import (PositionError, assign_groups, group_columns, normalise_chrom,
                            read_positions)
-from sparselmm.fitting import fit_group
-from sparselmm.pipeline import fit_fold, group_fold_table, real_fold_table
+from sparselmm.cv import group_fold_table
+from sparselmm.fitting import fit_fold
 
 BIM = pd.DataFrame({"chrom": ["22", "22", "22", "22", "21", "22"],
                     "snp": [f"rs{j}" for j in range(6)], "cm": "0",
@@ -100,7 +100,7 @@ def fileset(tmp_path_factory):
 def test_grouped_fit_equals_one_job_per_phenotype(fileset, method, tmp_path):
     wd, names = fileset
     windows = {"ph0": None, "ph1": np.arange(0, 150), "ph2": None}
-    preds, metrics, timings = fit_group(
+    preds, metrics, timings = fit_fold(
         bed=wd / "geno", phenotypes=wd / "pheno.tsv", names=names, folds=wd / "folds.tsv",
         fold=1, method=method, covariates=wd / "cov.tsv", transform="rank_inverse_normal",
         windows=windows)
@@ -112,15 +112,16 @@ def test_grouped_fit_equals_one_job_per_phenotype(fileset, method, tmp_path):
             G = plink.read_genotypes(wd / "geno", cols=windows[name])
             plink.write_bed(prefix, G, [f"i{k}" for k in range(60)],
                             [f"s{j}" for j in windows[name]])
-        real_fold_table(wd / "pheno.tsv", name, [f"i{k}" for k in range(60)], wd / "cov.tsv",
-                        3, 1, tmp_path / f"{name}.folds.tsv")
-        p, m, _ = fit_fold(bed=prefix, phenotypes=wd / "pheno.tsv", phenotype=name,
+        group_fold_table(wd / "pheno.tsv", [name], [f"i{k}" for k in range(60)],
+                         wd / "cov.tsv", 3, 1, tmp_path / f"{name}.folds.tsv")
+        p, m, _ = fit_fold(bed=prefix, phenotypes=wd / "pheno.tsv", names=[name],
                            folds=tmp_path / f"{name}.folds.tsv", fold=1, method=method,
                            covariates=wd / "cov.tsv", transform="rank_inverse_normal")
         row = metrics.set_index("phenotype").loc[name]
+        m = m.iloc[0]
         assert row["p"] == m["p"] and row["n_test"] == m["n_test"]
         np.testing.assert_allclose([row["r2"], row["r2_snp"]], [m["r2"], m["r2_snp"]],
                                    rtol=1e-9, atol=1e-12)
-        got = preds[preds["phenotype"] == name].drop(columns="phenotype").reset_index(drop=True)
+        got = preds[preds["phenotype"] == name].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, p.reset_index(drop=True), rtol=1e-9, atol=1e-12)
     assert metrics.set_index("phenotype").loc["ph2", "n_test"] < 20  # 7 missing left out

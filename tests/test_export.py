@@ -144,8 +144,8 @@ def test_predixcan_database(tmp_path):
         n = con.execute('SELECT "n.snps.in.model" FROM extra WHERE gene = ?', [gene]).fetchone()
         assert n[0] == len(rows) > 0
         # the weights reproduce predict's SNP part (centred at the training means)
-        X = np.where(G == -127, model._mean, G)[:, col]
-        np.testing.assert_allclose(X @ rows["weight"] - model._mean[col] @ rows["weight"],
+        X = np.where(G == -127, model.x_mean_, G)[:, col]
+        np.testing.assert_allclose(X @ rows["weight"] - model.x_mean_[col] @ rows["weight"],
                                    model.predict_genetic(G), atol=1e-8)
     con.close()
 
@@ -188,18 +188,19 @@ def test_alleles_that_differ_are_not_scored():
 
 def test_cv_accuracy_in_the_model_file(tmp_path):
     G, props, y, Z = cohort(tmp_path)
-    from sparselmm.pipeline import fit_fold, write_folds
+    from sparselmm.cv import write_folds
+    from sparselmm.fitting import fit_fold
 
-    write_folds(tmp_path / "folds.tsv", props["iid"], 3, 0)
+    write_folds(tmp_path / "folds.tsv", props["iid"], 3, 0, ["expr"])
     metrics, preds = [], []
     for k in range(3):
         p, m, _ = fit_fold(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
-                           phenotype="expr", folds=tmp_path / "folds.tsv", fold=k,
+                           names=["expr"], folds=tmp_path / "folds.tsv", fold=k,
                            method="sparselmm", covariates=tmp_path / "cov.tsv")
         preds.append(tmp_path / f"p{k}.tsv")
         metrics.append(tmp_path / f"m{k}.tsv")
         p.to_csv(preds[-1], sep="\t", index=False)
-        pd.DataFrame([m]).to_csv(metrics[-1], sep="\t", index=False)
+        m.to_csv(metrics[-1], sep="\t", index=False)
     _, info = final_fit(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
                         phenotype="expr", covariates=tmp_path / "cov.tsv", method="sparselmm",
                         options={}, transform="none", out=tmp_path / "m", cv_metrics=metrics,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sparselmm import plink, realdata
-from sparselmm.pipeline import real_fold_table
+from sparselmm.cv import group_fold_table
 from sparselmm.tables import Samples, prepare_phenotypes
 
 
@@ -118,10 +118,12 @@ def test_folds_drop_samples_missing_that_phenotype_only(tmp_path):
     table = tmp_path / "checked.tsv"
     assert prepare_phenotypes(tmp_path / "p.tsv", Samples(iids, iids), "all", 5, table) == [
         "y1", "y2"]
-    assert real_fold_table(table, "y1", iids, tmp_path / "c.tsv", 5, 1, tmp_path / "f1.tsv") == 20
-    assert real_fold_table(table, "y2", iids, tmp_path / "c.tsv", 5, 1, tmp_path / "f2.tsv") == 15
-    folds = pd.read_csv(tmp_path / "f2.tsv", sep="\t")
-    assert sorted(folds["fold"].value_counts()) == [3] * 5
+    counts = group_fold_table(table, ["y1", "y2"], iids, tmp_path / "c.tsv", 5, 1,
+                              tmp_path / "f.tsv")
+    assert counts == {"y1": 20, "y2": 15}
+    folds = pd.read_csv(tmp_path / "f.tsv", sep="\t")
+    assert sorted(folds["y2"].value_counts()) == [3] * 5
+    assert folds["y2"].isna().sum() == 5 and folds["y1"].notna().all()
 
 
 @pytest.mark.parametrize(
@@ -151,7 +153,7 @@ def test_broken_plink_filesets_are_named(tmp_path, damage, message):
 def test_rank_inverse_normal():
     from scipy.stats import norm
 
-    from sparselmm.pipeline import rank_inverse_normal
+    from sparselmm.samples import rank_inverse_normal
 
     y = np.array([3.0, 100.0, -1.0, 3.0, 0.5])
     z = rank_inverse_normal(y)
@@ -163,19 +165,20 @@ def test_rank_inverse_normal():
 def test_fit_log_says_how_the_model_ended(tmp_path, capsys):
     """The fit's log line (stderr) carries convergence, pve and, for the hybrid,
     the start kept and the evidence of each start."""
-    from sparselmm.pipeline import fit_fold, write_folds
+    from sparselmm.cv import write_folds
+    from sparselmm.fitting import fit_fold
 
     G, iids = make_fileset(tmp_path)
     y = G[:, 20:30].astype(float) @ np.ones(10) + np.random.default_rng(0).normal(size=60)
     pd.DataFrame({"iid": iids, "y": y}).to_csv(tmp_path / "p.tsv", sep="\t", index=False)
-    write_folds(tmp_path / "f.tsv", iids, 3, 0)
-    kw = dict(bed=tmp_path / "geno", phenotypes=tmp_path / "p.tsv", phenotype="y",
+    write_folds(tmp_path / "f.tsv", iids, 3, 0, ["y"])
+    kw = dict(bed=tmp_path / "geno", phenotypes=tmp_path / "p.tsv", names=["y"],
               folds=tmp_path / "f.tsv", fold=0)
     fit_fold(**kw, method="sparselmm", options={"max_iter": 1})
-    line = capsys.readouterr().err
+    line = capsys.readouterr().err.splitlines()[-1].removeprefix("y: ")
     assert line.startswith("sparselmm fit: converged=False n_iter=1 pve=") and " pi=" in line
     fit_fold(**kw, method="hybrid", options={"start_margin": 0.0})
-    line = capsys.readouterr().err
+    line = capsys.readouterr().err.splitlines()[-1].removeprefix("y: ")
     assert line.startswith("hybrid fit: converged=") and "inference=vamp" in line
     # p <= 1000: the two starts coincide and one runs
     assert re.search(r"start=sparse start_evidence=\{sparse: \(-?[0-9.]+, (True|False)\)\}",
@@ -183,18 +186,19 @@ def test_fit_log_says_how_the_model_ended(tmp_path, capsys):
 
 
 def test_non_converged_fit_is_flagged_not_hidden(tmp_path):
-    from sparselmm.pipeline import fit_fold, write_folds
+    from sparselmm.cv import write_folds
+    from sparselmm.fitting import fit_fold
 
     G, iids = make_fileset(tmp_path)
     y = G[:, 20:30].astype(float) @ np.ones(10) + np.random.default_rng(0).normal(size=60)
     pd.DataFrame({"iid": iids, "y": y}).to_csv(tmp_path / "p.tsv", sep="\t", index=False)
-    write_folds(tmp_path / "f.tsv", iids, 3, 0)
-    kw = dict(bed=tmp_path / "geno", phenotypes=tmp_path / "p.tsv", phenotype="y",
+    write_folds(tmp_path / "f.tsv", iids, 3, 0, ["y"])
+    kw = dict(bed=tmp_path / "geno", phenotypes=tmp_path / "p.tsv", names=["y"],
               folds=tmp_path / "f.tsv", fold=0, method="sparselmm")
     preds, m, _ = fit_fold(**kw, options={"max_iter": 1})
-    assert m["converged"] is False and np.isfinite(preds["pred"]).all()
+    assert not m["converged"].iloc[0] and np.isfinite(preds["pred"]).all()
     _, m, _ = fit_fold(**kw)
-    assert m["converged"] is True
+    assert m["converged"].iloc[0]
 
 
 def test_non_numeric_covariate_is_named(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from sparselmm import plink
 from sparselmm.baselines import Oracle
-from sparselmm.pipeline import write_simulation
+from sparselmm.simulate import write_simulation
 from sparselmm.simulate import Genotypes, coalescent_genotypes, common_snps_per_bp, simulate
 
 

@@ -1,6 +1,8 @@
 # Shared helpers: config validation, scenario naming, output lists, resources.
+import importlib.util
 import os
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -8,14 +10,29 @@ from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml")
 
+
+def load_registry():
+    """The package's registry of methods (workflow/sparselmm/methods.py), read by
+    path: it imports nothing, so Snakemake needs neither the package nor numpy."""
+    path = Path(workflow.current_basedir) / ".." / "sparselmm" / "methods.py"
+    spec = importlib.util.spec_from_file_location("sparselmm_registry", path)
+    registry = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = registry  # (dataclasses look their module up)
+    spec.loader.exec_module(registry)
+    return registry
+
+
+REGISTRY = load_registry()
 SIM = config["simulation"]
 FOLDS = list(range(config["cv"]["folds"]))
 METHODS = config["methods"]
 SCENARIOS = [f"c{c}_h{h:g}" for c in SIM["n_causal"] for h in SIM["h2"]]
 REPLICATES = list(range(1, SIM["replicates"] + 1))
 REAL = config["realdata"]
-# the oracle needs true effects: simulation only
-REAL_METHODS = [m for m in METHODS if m != "oracle"]
+# the QC'd real genotypes (a PLINK prefix), shared by every analysis
+REAL_QC = "results/realdata/genotypes/qc"
+# methods that need the true effects (the oracle) run on simulated data only
+REAL_METHODS = REGISTRY.real_data_methods(METHODS)
 ANALYSIS = config["analysis"]
 if ANALYSIS in (
     "realdata",
@@ -88,19 +105,24 @@ def simulation_genotypes():
     if source in ("independent", "coalescent"):
         return source
     if source == REAL["genotypes"]:
-        return "results/realdata/genotypes/qc"
+        return REAL_QC
     return R("results/simulation/genotypes/qc")
+
+
+def plink_files(prefix):
+    """``{"bed": ..., "bim": ..., "fam": ...}`` of a PLINK prefix (rule inputs)."""
+    return {ext: f"{prefix}.{ext}" for ext in ("bed", "bim", "fam")}
 
 
 def simulation_genotype_input(wildcards):
     prefix = simulation_genotypes()
     if prefix in ("independent", "coalescent"):
         return {}
-    return {ext: f"{prefix}.{ext}" for ext in ("bed", "bim", "fam")}
+    return plink_files(prefix)
 
 
 def simulation_source_files(wildcards):
-    return {ext: f"{SIM['genotypes']}.{ext}" for ext in ("bed", "bim", "fam")}
+    return plink_files(SIM["genotypes"])
 
 
 def simulation_source_prefix(wildcards=None):
@@ -125,32 +147,30 @@ def genotype_mb(input):
 
 def fit_mem_mb(wildcards, input):
     # every method keeps the int8 genotypes (train + test, about 1x) plus per-fit
-    # working memory; measured at 5,123 x 319,147 (1.6 GB int8): Lasso 2.35 GiB,
-    # elastic net 2.40 GiB peak (bench/bench_realdata_fold.py). The dense solvers
-    # (lasso/elasticnet solver: sklearn or celer) need about 24 bytes per genotype.
-    dense = config.get(wildcards.method, {}).get("solver", "cd") != "cd"
-    return int(1000 + (24 if dense else 2) * genotype_mb(input))
-
-
-# MB of int8 genotypes per minute of a fit's runtime budget (default 20). The
-# hybrid (VAMP) runs two starts of up to max_iter iterations, each two passes over
-# the genotypes, and restarts with more damping under strong LD. The Lasso and
-# elastic net (int8 solver) took about 2 min for 1.6 GB of genotypes (5,123 x 319,147,
-# bench/bench_realdata_fold.py): 100 MB/min leaves a tenfold margin. GEMMA's BSLMM
-# with a tenth of its default chain (110,000 iterations) took 4-10 min on 16 MB
-# (800 x 20,000, 2 busy cores): 0.5 MB/min, scaled by the chain length below.
-RUNTIME_MB_PER_MIN = {"hybrid": 4, "lasso": 100, "elasticnet": 100, "bslmm": 0.5}
+    # working memory (the registry's bytes per genotype); measured at 5,123 x 319,147
+    # (1.6 GB int8): Lasso 2.35 GiB, elastic net 2.40 GiB peak
+    # (bench/bench_realdata_fold.py)
+    row = REGISTRY.method(wildcards.method)
+    per_genotype = row.mem_bytes_per_genotype(method_options(wildcards))
+    return int(1000 + per_genotype * genotype_mb(input))
 
 
 def fit_runtime(wildcards, input):
-    # minutes: generous for the default sizes, scaled with the genotype volume
-    per_mb = RUNTIME_MB_PER_MIN.get(wildcards.method, 20)
-    if wildcards.method == "bslmm":
-        chain = config["bslmm"]["burn_in"] + config["bslmm"]["samples"]
-        per_mb *= 110_000 / max(chain, 1)
-    if config.get(wildcards.method, {}).get("solver", "cd") != "cd":
-        per_mb = 20  # the dense solvers
+    # minutes: generous for the default sizes, scaled with the genotype volume (the
+    # registry's MB of int8 genotypes per minute)
+    row = REGISTRY.method(wildcards.method)
+    per_mb = row.runtime_mb_per_min(method_options(wildcards))
     return int(10 + genotype_mb(input) / per_mb)
+
+
+SIM_DATA = R("results/simulation/data/{scenario}/rep{replicate}")
+# the phenotype column of a simulated data set (sparselmm.simulate.PHENOTYPE)
+SIM_PHENOTYPE = "y"
+
+
+def simulation_data(name):
+    """A file of a simulated data set: ``{SIM_DATA}/{name}``."""
+    return f"{SIM_DATA}/{name}"
 
 
 SIM_FIT = R("results/simulation/fits/{scenario}/rep{replicate}/{method}/fold{fold}")
@@ -216,14 +236,14 @@ def real_genotype_prefix(wildcards=None):
 
 
 def real_genotype_files(wildcards):
-    return {ext: f"{REAL['genotypes']}.{ext}" for ext in ("bed", "bim", "fam")}
+    return plink_files(REAL["genotypes"])
 
 
 def phenotype_list_inputs(wildcards):
     inputs = {
         "phenotypes": REAL["phenotype_table"],
-        "fam": "results/realdata/genotypes/qc.fam",
-        "bim": "results/realdata/genotypes/qc.bim",
+        "fam": f"{REAL_QC}.fam",
+        "bim": f"{REAL_QC}.bim",
     }
     if REAL["cis_window_kb"] is not None:
         inputs["positions"] = REAL["phenotype_positions"]
@@ -410,8 +430,7 @@ def scoring_cohort():
 
 
 def scoring_genotype_files(wildcards):
-    prefix = SCORING["genotypes"]
-    return {ext: f"{prefix}.{ext}" for ext in ("bed", "bim", "fam")}
+    return plink_files(SCORING["genotypes"])
 
 
 def score_target(wildcards=None):

@@ -4,13 +4,11 @@
 
 rule fit_simulation:
     input:
-        bed=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.bed"),
-        bim=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.bim"),
-        fam=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.fam"),
-        phenotypes=R("results/simulation/data/{scenario}/rep{replicate}/phenotypes.tsv"),
-        covariates=R("results/simulation/data/{scenario}/rep{replicate}/covariates.tsv"),
-        folds=R("results/simulation/data/{scenario}/rep{replicate}/folds.tsv"),
-        truth=R("results/simulation/data/{scenario}/rep{replicate}/truth.json"),
+        **plink_files(simulation_data("genotypes")),
+        phenotypes=simulation_data("phenotypes.tsv"),
+        covariates=simulation_data("covariates.tsv"),
+        folds=simulation_data("folds.tsv"),
+        truth=simulation_data("truth.json"),
     output:
         predictions=f"{SIM_FIT}.predictions.tsv",
         metrics=f"{SIM_FIT}.metrics.tsv",
@@ -27,7 +25,7 @@ rule fit_simulation:
         runtime=fit_runtime,
     params:
         options=method_options,
-        phenotype="y",
+        phenotype=SIM_PHENOTYPE,
         labels=scenario_labels,
     script:
         "../scripts/fit.py"
@@ -35,9 +33,7 @@ rule fit_simulation:
 
 rule fit_real:
     input:
-        bed="results/realdata/genotypes/qc.bed",
-        bim="results/realdata/genotypes/qc.bim",
-        fam="results/realdata/genotypes/qc.fam",
+        **plink_files(REAL_QC),
         phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
         groups=R("results/realdata/groups.tsv"),

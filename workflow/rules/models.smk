@@ -8,9 +8,7 @@ MODEL_FILES = (".weights.tsv", ".score", ".afreq", ".json")
 
 rule final_fit:
     input:
-        bed="results/realdata/genotypes/qc.bed",
-        bim="results/realdata/genotypes/qc.bim",
-        fam="results/realdata/genotypes/qc.fam",
+        **plink_files(REAL_QC),
         phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
         groups=R("results/realdata/groups.tsv"),

@@ -68,7 +68,7 @@ rule genotype_qc:
     input:
         unpack(real_genotype_files),
     output:
-        multiext("results/realdata/genotypes/qc", ".bed", ".bim", ".fam"),
+        multiext(REAL_QC, ".bed", ".bim", ".fam"),
     log:
         "results/logs/genotype_qc.log",
     conda:
@@ -85,8 +85,8 @@ rule genotype_qc:
 
 rule covariates:
     input:
-        bed="results/realdata/genotypes/qc.bed",
-        fam="results/realdata/genotypes/qc.fam",
+        bed=f"{REAL_QC}.bed",
+        fam=f"{REAL_QC}.fam",
         user=user_covariate_input,
     output:
         table="results/realdata/covariates.tsv",
@@ -108,7 +108,7 @@ rule covariates:
 
 rule real_folds:
     input:
-        fam="results/realdata/genotypes/qc.fam",
+        fam=f"{REAL_QC}.fam",
         phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
         groups=R("results/realdata/groups.tsv"),

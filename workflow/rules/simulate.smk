@@ -24,12 +24,10 @@ rule simulate:
     input:
         unpack(simulation_genotype_input),
     output:
-        bed=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.bed"),
-        bim=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.bim"),
-        fam=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.fam"),
-        phenotypes=R("results/simulation/data/{scenario}/rep{replicate}/phenotypes.tsv"),
-        covariates=R("results/simulation/data/{scenario}/rep{replicate}/covariates.tsv"),
-        truth=R("results/simulation/data/{scenario}/rep{replicate}/truth.json"),
+        **plink_files(simulation_data("genotypes")),
+        phenotypes=simulation_data("phenotypes.tsv"),
+        covariates=simulation_data("covariates.tsv"),
+        truth=simulation_data("truth.json"),
     log:
         R("results/logs/simulate/{scenario}/rep{replicate}.log"),
     conda:
@@ -45,9 +43,9 @@ rule simulate:
 
 rule folds:
     input:
-        fam=R("results/simulation/data/{scenario}/rep{replicate}/genotypes.fam"),
+        fam=simulation_data("genotypes.fam"),
     output:
-        folds=R("results/simulation/data/{scenario}/rep{replicate}/folds.tsv"),
+        folds=simulation_data("folds.tsv"),
     log:
         R("results/logs/folds/{scenario}/rep{replicate}.log"),
     conda:
@@ -55,5 +53,6 @@ rule folds:
     params:
         k=config["cv"]["folds"],
         seed=config["cv"]["seed"],
+        phenotype=SIM_PHENOTYPE,
     script:
         "../scripts/folds.py"

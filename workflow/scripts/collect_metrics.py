@@ -1,9 +1,11 @@
-import sys
+from common import start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 paths, out = list(snakemake.input), snakemake.output.table  # noqa: F821
 
-from sparselmm.pipeline import collect_metrics  # noqa: E402
+import sys  # noqa: E402
+
+from sparselmm.summary import collect_metrics  # noqa: E402
 
 table = collect_metrics(paths)
 table.to_csv(out, sep="\t", index=False, float_format="%.6g")

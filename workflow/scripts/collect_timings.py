@@ -1,9 +1,11 @@
-import sys
+from common import start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 inp, out = snakemake.input, snakemake.output.table  # noqa: F821
 
-from sparselmm.pipeline import collect_timings  # noqa: E402
+import sys  # noqa: E402
+
+from sparselmm.summary import collect_timings  # noqa: E402
 
 table = collect_timings(list(inp.timings), list(inp.benchmarks))
 table.to_csv(out, sep="\t", index=False, float_format="%.6g")

@@ -1,17 +1,15 @@
-import os
-import sys
+from common import plink_prefix, start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
-# BLAS threads = the job's threads: parallel jobs must not oversubscribe the cores
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(snakemake.threads)  # noqa: F821
+start(snakemake, blas_threads=True)  # noqa: F821
 inp, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+
+import sys  # noqa: E402
 
 from sparselmm.plink import read_fam  # noqa: E402
 from sparselmm.realdata import write_covariates  # noqa: E402
 from sparselmm.tables import user_covariates  # noqa: E402
 
-prefix = inp.bed[: -len(".bed")]
+prefix = plink_prefix(inp.bed)
 extra = user_covariates(inp.user[0], read_fam(prefix)) if inp.user else None
 tab = write_covariates(prefix, out.table, n_pcs=params.n_pcs, seed=params.seed, extra=extra,
                        source=inp.user[0] if inp.user else None)

@@ -1,10 +1,6 @@
-import os
-import sys
+from common import plink_prefix, start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
-# BLAS threads = the job's threads: parallel jobs must not oversubscribe the cores
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(snakemake.threads)  # noqa: F821
+start(snakemake, blas_threads=True)  # noqa: F821
 inp, params, wc = snakemake.input, snakemake.params, snakemake.wildcards  # noqa: F821
 
 from sparselmm.cis import group_columns  # noqa: E402
@@ -12,7 +8,7 @@ from sparselmm.export import final_fit  # noqa: E402
 from sparselmm.fitting import read_groups  # noqa: E402
 from sparselmm.plink import read_bim  # noqa: E402
 
-prefix = inp.bed[: -len(".bed")]
+prefix = plink_prefix(inp.bed)
 groups = read_groups(inp.groups)
 row = groups[groups["phenotype"] == params.phenotype]
 cols = group_columns(row, lambda: read_bim(prefix))[params.phenotype]

@@ -1,28 +1,27 @@
-import os
-import resource
-import sys
+from common import plink_prefix, start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
-# BLAS threads = the job's threads: parallel jobs must not oversubscribe the cores
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(snakemake.threads)  # noqa: F821
+start(snakemake, blas_threads=True)  # noqa: F821
 inp, out, params, wc = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
 
+import resource  # noqa: E402
+import sys  # noqa: E402
+
 from sparselmm.cis import group_columns  # noqa: E402
-from sparselmm.fitting import fit_group, read_groups  # noqa: E402
+from sparselmm.fitting import fit_fold, read_groups  # noqa: E402
 from sparselmm.plink import read_bim  # noqa: E402
 
-prefix = inp.bed[: -len(".bed")]
+prefix = plink_prefix(inp.bed)
 groups = read_groups(inp.groups)
 groups = groups[groups["group"] == int(wc.group)]
-preds, metrics, timings = fit_group(
+fits = fit_fold(
     bed=prefix, phenotypes=inp.phenotypes, names=list(params.names), folds=inp.folds,
     fold=int(wc.fold), method=wc.method, options=params.options, covariates=inp.covariates,
     transform=params.transform, windows=group_columns(groups, lambda: read_bim(prefix)))
-preds.to_csv(out.predictions, sep="\t", index=False, float_format="%.10g")
-metrics.to_csv(out.metrics, sep="\t", index=False, float_format="%.6g")
+fits.predictions.to_csv(out.predictions, sep="\t", index=False, float_format="%.10g")
+fits.metrics.to_csv(out.metrics, sep="\t", index=False, float_format="%.6g")
 # peak resident memory of this process, exact (Linux reports kB)
+timings = fits.timings
 timings["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 # the wall time differs run to run: its own file keeps the metrics reproducible
 timings.to_csv(out.timing, sep="\t", index=False)
-print(f"{len(metrics)} phenotypes, {timings['fit_seconds'].sum():.2f} s of fits", file=sys.stderr)
+print(f"{len(timings)} phenotypes, {timings['fit_seconds'].sum():.2f} s of fits", file=sys.stderr)

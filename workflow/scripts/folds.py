@@ -1,13 +1,13 @@
-import sys
+from common import plink_prefix, start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
-fam = snakemake.input.fam  # noqa: F821
-out = snakemake.output.folds  # noqa: F821
-k, seed = snakemake.params.k, snakemake.params.seed  # noqa: F821
+start(snakemake)  # noqa: F821
+inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 
-from sparselmm.pipeline import write_folds  # noqa: E402
+import sys  # noqa: E402
+
+from sparselmm.cv import write_folds  # noqa: E402
 from sparselmm.plink import read_samples  # noqa: E402
 
-iids = read_samples(fam[: -len(".fam")])
-write_folds(out, iids, k, seed)
-print(f"{len(iids)} samples in {k} folds (seed {seed})", file=sys.stderr)
+iids = read_samples(plink_prefix(inp.fam))
+write_folds(out.folds, iids, params.k, params.seed, [params.phenotype])
+print(f"{len(iids)} samples in {params.k} folds (seed {params.seed})", file=sys.stderr)

@@ -1,7 +1,9 @@
-import sys
+from common import start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 inp, out = snakemake.input, snakemake.output  # noqa: F821
+
+import sys  # noqa: E402
 
 from sparselmm.realdata import expression_bed_to_tsv  # noqa: E402
 

@@ -1,6 +1,6 @@
-import sys
+from common import start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 params, out = snakemake.params, snakemake.output  # noqa: F821
 
 from sparselmm.realdata import fetch_geuvadis  # noqa: E402

@@ -1,9 +1,12 @@
-import sys
+from common import start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 
-from sparselmm.pipeline import hybrid_status, read_results  # noqa: E402
+import sys  # noqa: E402
+
+from sparselmm.summary import hybrid_status  # noqa: E402
+from sparselmm.tables import read_results  # noqa: E402
 
 status = hybrid_status(read_results(inp.table), damping=params.damping)
 status.to_csv(out.table, sep="\t", index=False, float_format="%.4g")

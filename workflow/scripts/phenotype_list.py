@@ -1,13 +1,15 @@
-import sys
+from common import plink_prefix, start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 inp, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+
+import sys  # noqa: E402
 
 from sparselmm.cis import assign_groups, read_positions  # noqa: E402
 from sparselmm.plink import read_bim, read_fam  # noqa: E402
 from sparselmm.tables import prepare_phenotypes  # noqa: E402
 
-prefix = inp.fam[: -len(".fam")]
+prefix = plink_prefix(inp.fam)
 names = prepare_phenotypes(inp.phenotypes, read_fam(prefix), params.requested, params.folds,
                            out.table)
 positions = read_positions(inp.positions) if params.window_kb is not None else None

@@ -1,10 +1,10 @@
-import sys
+from common import start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 inp, out, methods = snakemake.input, snakemake.output, snakemake.params.methods  # noqa: F821
 
-from sparselmm.pipeline import read_results  # noqa: E402
 from sparselmm.plots import fig2_real  # noqa: E402
+from sparselmm.tables import read_results  # noqa: E402
 
 fig = fig2_real(read_results(inp.table), methods)
 fig.savefig(out.png, dpi=150)

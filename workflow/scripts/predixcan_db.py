@@ -1,7 +1,9 @@
-import sys
+from common import start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 params, out, wc = snakemake.params, snakemake.output, snakemake.wildcards  # noqa: F821
+
+import sys  # noqa: E402
 
 from sparselmm.export import write_predixcan_db  # noqa: E402
 

@@ -1,9 +1,12 @@
-import sys
+from common import start
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+start(snakemake)  # noqa: F821
 inp, out = snakemake.input, snakemake.output  # noqa: F821
 
-from sparselmm.pipeline import read_results, summarise  # noqa: E402
+import sys  # noqa: E402
+
+from sparselmm.summary import summarise  # noqa: E402
+from sparselmm.tables import read_results  # noqa: E402
 
 summary = summarise(read_results(inp.table), baseline="sparselmm")
 summary.to_csv(out.table, sep="\t", index=False, float_format="%.4f")

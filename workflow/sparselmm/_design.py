@@ -289,6 +289,14 @@ def standardized_matvec(G, sentinel, mean, scale, b):
     return out
 
 
+def residuals(design, b):
+    """``(y~ - X b, Q^T X b)`` for standardised effects ``b``: the residual of the
+    projected phenotype and the covariate-space part of the fit."""
+    xb = standardized_matvec(design.G, design.sentinel, design.mean, design.scale, b)
+    u = design.Q.T @ xb
+    return design.y_tilde - xb, u
+
+
 @dataclass
 class RowSubset:
     """The projected design restricted to some rows (an inner CV training split).

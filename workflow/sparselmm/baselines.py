@@ -6,8 +6,9 @@ best SNP (``top1``).
 
 import numpy as np
 
+from ._base import LinearPredictor
 from ._design import build_design, check_genotypes, covariate_matrix
-from .model import _LinearPredictor, marginal_association
+from .model import marginal_association
 
 
 class Oracle:
@@ -17,6 +18,12 @@ class Oracle:
         self.beta = np.asarray(beta, dtype=float)
         self.intercept = float(intercept)
         self.covariate_effects = np.asarray(covariate_effects, dtype=float)
+
+    @classmethod
+    def from_truth(cls, truth):
+        """The oracle of a simulated data set (:func:`sparselmm.simulate.read_truth`)."""
+        return cls(beta=truth["beta_full"], intercept=truth["intercept"],
+                   covariate_effects=truth["covariate_effects"])
 
     def fit(self, X, y, Z=None):
         return self
@@ -36,7 +43,7 @@ class Oracle:
             self.predict_genetic(X)
 
 
-class TopSNP(_LinearPredictor):
+class TopSNP(LinearPredictor):
     """The single best SNP (FUSION's ``top1``): the SNP with the strongest marginal
     association in the training data after the covariates, with its least-squares
     effect; every other SNP has effect 0.

@@ -27,16 +27,16 @@ import numpy as np
 import pandas as pd
 
 from . import plink
-from ._design import check_genotypes, covariate_matrix, unprepared
+from ._base import LinearPredictor
+from ._design import check_genotypes, covariate_matrix, standardized_matvec, unprepared
 from ._kernels import INT8_MISSING
-from .model import _LinearPredictor
 
 MISSING_GEMMA = ("GEMMA's executable `{exe}` was not found: install Debian's package gemma "
                  "(apt-get install gemma; setup.sh does it when run as root), or leave bslmm "
                  "out of config.yaml's methods")
 
 
-class GemmaBSLMM(_LinearPredictor):
+class GemmaBSLMM(LinearPredictor):
     """BSLMM fitted by GEMMA's MCMC (``gemma -bslmm 1``), predicted by ``gemma -predict``.
 
     Parameters
@@ -116,7 +116,8 @@ class GemmaBSLMM(_LinearPredictor):
         mean = np.where(called, G, 0).sum(axis=0) / np.maximum(called.sum(axis=0), 1)
         self._G_train, self._resid = G, resid
         self.n_features_in_ = G.shape[1]
-        self.coef_, self.pip_, self._mean = coef, pip, mean
+        self.coef_, self.pip_, self.x_mean_ = coef, pip, mean
+        self.x_scale_ = np.ones(G.shape[1])  # GEMMA's effects are per allele count
         self._w = w
         self.intercept_ = float(w[0] - mean @ coef)
         self.covariate_coef_ = w[1:].copy()
@@ -126,21 +127,24 @@ class GemmaBSLMM(_LinearPredictor):
         self.converged_ = True
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "coef_"):
-            raise ValueError("this GemmaBSLMM is not fitted yet; call fit first")
-
-    def predict_genetic(self, X):
+    def predict_genetic(self, X, snps=None):
         """GEMMA's own prediction (``gemma -predict 1``) of the SNP part for ``X``: the
         training samples (with their phenotypes) and these (phenotype missing) are
-        written as one fileset, as GEMMA expects."""
+        written as one fileset, as GEMMA expects.
+
+        ``snps``: column indices; the SNP part is then ``sum_j coef_j (x_j - x_mean_j)``
+        over those SNPs, the exported model's linear form (GEMMA predicts from all
+        SNPs only).
+        """
         self._check_fitted()
-        G, _ = check_genotypes(X)
+        G, sentinel = check_genotypes(X, fill=self.x_mean_)
         if G.dtype != np.int8:
             raise ValueError("GemmaBSLMM needs int8 dosages (PLINK .bed genotypes)")
-        if G.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {G.shape[1]} SNPs but the model was fitted on "
-                             f"{self.n_features_in_}")
+        self._check_width(G)
+        if snps is not None:
+            coef = np.zeros_like(self.coef_)
+            coef[snps] = self.coef_[snps]
+            return standardized_matvec(G, sentinel, self.x_mean_, self.x_scale_, coef)
         both = np.vstack([self._G_train, G])
         pheno = np.concatenate([self._resid, np.full(G.shape[0], np.nan)])
         with tempfile.TemporaryDirectory(prefix="bslmm") as tmp:

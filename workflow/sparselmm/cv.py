@@ -1,6 +1,15 @@
-"""Cross-validation folds and held-out accuracy."""
+"""Cross-validation folds and held-out accuracy.
+
+A folds table (tab-separated) has a column ``iid`` and one column per phenotype
+holding each sample's fold (0-based), empty where the sample is not used for that
+phenotype (phenotype or a covariate missing). A simulated data set's table has the
+one column of its phenotype.
+"""
 
 import numpy as np
+import pandas as pd
+
+from .tables import read_table, redundant_columns
 
 
 def assign_folds(n, k, seed):
@@ -45,3 +54,50 @@ def heldout_metrics(y_test, pred, cov_pred):
     covariates that the SNPs predict.
     """
     return {"r2": r2(y_test, pred), "r2_snp": r2(y_test - cov_pred, pred - cov_pred)}
+
+
+def write_folds(path, iids, k, seed, names):
+    """A folds table over all of ``iids`` with the same seeded split (:func:`assign_folds`)
+    in the column of each phenotype of ``names``."""
+    folds = assign_folds(len(iids), k, seed)
+    table = pd.DataFrame({name: folds for name in names}, index=pd.Index(list(iids), name="iid"))
+    table.reset_index().to_csv(path, sep="\t", index=False)
+
+
+def phenotype_folds(pheno, phenotype, fam_iids, cov, k, seed, source):
+    """``(iids, folds)`` of one phenotype: its samples with covariates, in .fam order,
+    and their fold; a covariate constant in a fold's training samples is an error."""
+    keep = pheno[phenotype].dropna().index
+    iids = [i for i in fam_iids if i in keep and i in cov.index]
+    folds = assign_folds(len(iids), k, seed)
+    Z = cov.loc[iids].to_numpy(dtype=float)
+    for fold in range(k):
+        bad = redundant_columns(Z[folds != fold], list(cov.columns), 0)
+        if bad:
+            name, why = bad[0]
+            raise ValueError(f"{source}: covariate {name!r} is {why} in the training samples "
+                             f"of fold {fold} of phenotype {phenotype!r}; with so few samples "
+                             f"carrying it, drop or merge that covariate")
+    return iids, folds
+
+
+def group_fold_table(phenotypes, names, fam_iids, covariates, k, seed, out):
+    """The folds table of a group of real-data phenotypes: each phenotype's samples
+    (genotyped, phenotyped, with covariates) split by :func:`phenotype_folds`.
+
+    Fails here, before any fit, when a covariate does not vary in the training
+    samples of a fold (a rare category), naming the column, phenotype and fold.
+    Returns ``{phenotype: samples}``.
+    """
+    pheno = read_table(phenotypes, "phenotype")
+    cov = read_table(covariates, "covariate")
+    columns = {}
+    for name in names:
+        if name not in pheno.columns:
+            raise ValueError(f"{phenotypes}: no phenotype column {name!r}")
+        iids, folds = phenotype_folds(pheno, name, fam_iids, cov, k, seed, covariates)
+        columns[name] = pd.Series(folds, index=iids, dtype="Int64")
+    table = pd.DataFrame(columns, index=pd.Index(list(fam_iids), name="iid"), columns=names)
+    table.reset_index().to_csv(out, sep="\t", index=False)
+    return table.notna().sum().to_dict()
+

@@ -36,18 +36,17 @@ import numpy as np
 import pandas as pd
 
 from . import plink
-from ._design import check_genotypes, standardized_matvec
 from ._kernels import INT8_MISSING
+from .methods import make_model
+from .methods import method as registry_row
 from .plink import read_bim
-from .pipeline import make_model, phenotype_samples, read_table
+from .samples import phenotype_samples
+from .tables import read_table
 
 # fitted values worth keeping with a model, where it has them
 HYPERPARAMETERS = ("pi_", "sigma2_e_", "sigma2_b_", "pve_", "weights_", "prior_var_", "alpha_",
                    "l1_ratio", "delta_", "sigma2_g_", "inference_", "damping_", "n_iter_",
                    "converged_", "n_nonzero_", "hyperparameters_")
-# methods whose PIPs say which SNPs matter (BSLMM's say it only of its sparse part: its
-# polygenic part gives every SNP an effect, so it is exported whole, as ridge is)
-PRUNABLE = ("sparselmm", "hybrid")
 
 
 def _jsonable(v):
@@ -98,15 +97,6 @@ def cv_accuracy(metrics, predictions, phenotype=None):
             "pred_perf_pval": float(pval), "n": int(len(p))}
 
 
-def _snp_part(model, G, snps):
-    """``predict``'s SNP part from the SNPs ``snps`` alone, by the int8 kernel that
-    ``predict`` uses (no dense copy of those columns, which may be nearly all SNPs)."""
-    b = np.zeros_like(model._b)
-    b[snps] = model._b[snps]
-    G, sentinel = check_genotypes(G, fill=model._mean)
-    return standardized_matvec(G, sentinel, model._mean, model._scale, b)
-
-
 def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
               min_pip=0.0, cv_metrics=(), cv_predictions=(), cols=None, window=None,
               log=sys.stderr):
@@ -131,14 +121,14 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
         bim = bim.iloc[np.asarray(cols)].reset_index(drop=True)
     weights = bim[["snp", "chrom", "pos", "a1", "a2"]].copy()
     weights["weight"] = model.coef_
-    weights["a1_mean"] = model._mean
+    weights["a1_mean"] = model.x_mean_
     keep = model.coef_ != 0
     if hasattr(model, "pip_"):
         weights["pip"] = model.pip_
-        if method in PRUNABLE:
+        if registry_row(method).prunable:
             keep &= model.pip_ >= min_pip
     cut = np.flatnonzero((model.coef_ != 0) & ~keep)
-    change = _snp_part(model, G, cut) if cut.size else np.zeros(0)
+    change = model.predict_genetic(G, snps=cut) if cut.size else np.zeros(0)
     used = weights[keep]
     out = str(out)
     used.to_csv(f"{out}.weights.tsv", sep="\t", index=False, float_format="%.12g")
@@ -155,7 +145,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
         "phenotype_transform": transform, "n_samples": len(ids), "n_snps": int(len(bim)),
         "n_snps_in_model": int(len(used)), "cis_window": window,
         "effect_allele": "A1 (column 5 of the .bim)",
-        "intercept": model.intercept_ + float(model.coef_[cut] @ model._mean[cut]),
+        "intercept": model.intercept_ + float(model.coef_[cut] @ model.x_mean_[cut]),
         "covariates": dict(zip(names, model.covariate_coef_)),
         "covariate_means": dict(zip(names, [] if Z is None else Z.mean(axis=0))),
         "hyperparameters": {a.rstrip("_"): getattr(model, a) for a in HYPERPARAMETERS

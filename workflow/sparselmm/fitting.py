@@ -1,48 +1,84 @@
-"""One CV fold of a group of phenotypes in one process.
+"""One cross-validation fold: fit a method on the training samples of each phenotype
+of a group and score its predictions of the held-out samples.
 
-A transcriptome has hundreds to thousands of phenotypes measured on the same
-samples. One job per phenotype x method x fold re-reads the genotypes, recomputes
-the column moments and the covariate projection (and the hybrid's and ridge's
-``n x n`` eigendecompositions) every time; here a job fits a whole group:
+This is the one fit path of the workflow. A simulated data set is a group of one
+phenotype; a transcriptome has hundreds to thousands of phenotypes measured on the
+same samples, fitted in groups so that a job
 
-* the genotypes of a fold's training and test samples are read once (only the
-  SNPs in the group's windows when cis windows are used) and kept while the next
+* reads the genotypes of a fold's training and test samples once (only the SNPs in
+  the group's cis windows when windows are used) and keeps them while the next
   phenotype has the same samples (phenotypes with missing values get their own read);
-* with every SNP in the model (no window), the genotype work is shared through one
-  :class:`sparselmm.PreparedGenotypes` per sample set; the fits are the ones a
-  per-phenotype job gives (tested).
-
-Results are one row per phenotype, as :func:`sparselmm.pipeline.fit_fold` gives.
+* with every SNP in the model (no window), shares the genotype work (moments,
+  covariate projection, the hybrid's and ridge's ``n x n`` eigendecompositions)
+  through one :class:`sparselmm.PreparedGenotypes` per sample set; the fits are the
+  ones a job per phenotype gives (tested).
 """
 
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from . import plink
 from ._design import PreparedGenotypes
-from .pipeline import fit_and_score, make_model, read_table, samples_of
+from .cv import covariate_fit, heldout_metrics
+from .methods import make_model
+from .samples import fit_samples
+from .simulate import read_truth
+from .tables import read_table
+
+# fitted attributes worth a line in a fit's log, where the model has them
+SUMMARY_ATTRIBUTES = ("converged_", "n_iter_", "pve_", "sigma2_e_", "pi_", "inference_",
+                      "damping_", "start_", "start_evidence_", "ridge_evidence_", "log_evidence_")
 
 
-def read_groups(path):
-    """The workflow's ``groups.tsv`` (:func:`sparselmm.cis.assign_groups`)."""
-    return pd.read_csv(path, sep="\t", dtype={"phenotype": str, "chrom": str},
-                       keep_default_na=False)
+class FoldFits(NamedTuple):
+    """What :func:`fit_fold` returns: three DataFrames, each with a ``phenotype`` column.
+
+    ``predictions``: ``phenotype, iid, fold, y, pred, pred_covariates`` of the held-out
+    samples; ``metrics``: ``phenotype, method, fold`` and the held-out metrics
+    (:func:`score_fit`), one row per phenotype, which depend only on the data and
+    options (reruns give identical tables); ``timings``: ``phenotype, method, fold,
+    fit_seconds``, the wall time of fit plus prediction, kept apart because it does not.
+    """
+
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    timings: pd.DataFrame
 
 
-def fit_group(*, bed, phenotypes, names, folds, fold, method, options=None, covariates=None,
-              transform="none", windows=None, log=None):
-    """Fit ``method`` on every phenotype of ``names`` for one CV ``fold``.
+def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covariates=None,
+             transform="none", windows=None, truth=None, log=None):
+    """Fit ``method`` on all folds but ``fold`` of every phenotype of ``names`` and
+    predict ``fold``.
 
-    ``folds``: a table with ``iid`` and one fold column per phenotype
-    (:func:`sparselmm.pipeline.group_fold_table`); ``windows``: ``{phenotype:
-    column indices}`` of each phenotype's SNPs (None or absent: every SNP).
+    Parameters
+    ----------
+    bed : path
+        PLINK prefix of the genotypes.
+    phenotypes, covariates : path
+        Tables keyed by ``iid`` (:func:`sparselmm.tables.read_table`); ``covariates``
+        None: intercept only.
+    names : list of str
+        The phenotypes (columns of ``phenotypes``) to fit.
+    folds : path
+        A folds table with a column per phenotype (:mod:`sparselmm.cv`).
+    fold : int
+        The held-out fold.
+    method, options : str, dict
+        A method of the registry and its options (:func:`sparselmm.methods.make_model`).
+    transform : {"none", "rank_inverse_normal"}
+        Applied to each phenotype over its samples, before the split.
+    windows : dict, optional
+        ``{phenotype: column indices}`` of each phenotype's SNPs (absent: every SNP).
+    truth : path, optional
+        The ``truth.json`` of a simulated data set, for methods that need it.
 
-    Returns ``(predictions, metrics, timings)`` DataFrames, each with a
-    ``phenotype`` column: the held-out predictions, one metrics row per phenotype
-    and one row of fit seconds per phenotype.
+    Returns
+    -------
+    FoldFits
     """
     log = log or sys.stderr
     windows = windows or {}
@@ -50,6 +86,8 @@ def fit_group(*, bed, phenotypes, names, folds, fold, method, options=None, cova
     pheno = read_table(phenotypes, "phenotype")
     cov_tab = None if covariates is None else read_table(covariates, "covariate")
     fold_tab = read_table(folds, "fold")
+    if truth is not None:
+        truth = read_truth(truth, plink.check_fileset(bed)[1])
     wanted = [windows.get(n) for n in names]
     if any(w is None for w in wanted):
         cols = None  # some phenotype uses every SNP: read them all
@@ -61,8 +99,8 @@ def fit_group(*, bed, phenotypes, names, folds, fold, method, options=None, cova
         if name not in fold_tab.columns:
             raise ValueError(f"{folds}: no fold column for phenotype {name!r}")
         in_folds = fold_tab[name].dropna()
-        ids, rows, y, Z = samples_of(fam, pheno, name, cov_tab, transform,
-                                     within=in_folds.index, source=phenotypes)
+        ids, rows, y, Z = fit_samples(fam, pheno, name, cov_tab, transform,
+                                      within=in_folds.index, source=phenotypes)
         f = in_folds.loc[ids].to_numpy().astype(int)
         train, test = f != fold, f == fold
         key = (rows[train].tobytes(), rows[test].tobytes())
@@ -85,13 +123,71 @@ def fit_group(*, bed, phenotypes, names, folds, fold, method, options=None, cova
             X, Gte = np.asfortranarray(held["train"][:, at]), np.asfortranarray(held["test"][:, at])
         print(f"{name}: ", end="", file=log)
         try:
-            p, m, seconds = fit_and_score(make_model(method, options), method, X, y[train], Ztr,
-                                          Gte, y[test], Zte, np.asarray(ids)[test], fold, log=log)
+            model = make_model(method, options, truth)
+            pred, cov_pred, m, seconds = score_fit(model, X_train=X, y_train=y[train],
+                                                   Z_train=Ztr, G_test=Gte, y_test=y[test],
+                                                   Z_test=Zte, log=log, label=method)
         except ValueError as err:
             raise ValueError(f"phenotype {name!r}, fold {fold}, {method}: {err}") from err
-        p.insert(0, "phenotype", name)
-        preds.append(p)
+        preds.append(pd.DataFrame({"phenotype": name, "iid": np.asarray(ids)[test], "fold": fold,
+                                   "y": y[test], "pred": pred, "pred_covariates": cov_pred}))
         metrics.append({"phenotype": name, "method": method, "fold": fold, **m})
         timings.append({"phenotype": name, "method": method, "fold": fold,
                         "fit_seconds": round(seconds, 3)})
-    return pd.concat(preds, ignore_index=True), pd.DataFrame(metrics), pd.DataFrame(timings)
+    return FoldFits(pd.concat(preds, ignore_index=True), pd.DataFrame(metrics),
+                    pd.DataFrame(timings))
+
+
+def score_fit(model, *, X_train, y_train, Z_train, G_test, y_test, Z_test, log=None,
+              label="fit"):
+    """Fit ``model`` on the training part and predict the test part.
+
+    ``X_train`` may be a :class:`sparselmm.PreparedGenotypes` holding ``Z_train``
+    (pass ``Z_train`` too: the covariate-only fit needs it). Returns ``(pred,
+    cov_pred, metrics, seconds)``: the held-out prediction, the covariate-only
+    least-squares prediction from the training fold, the metrics (``r2``,
+    ``r2_snp`` of :func:`sparselmm.cv.heldout_metrics`, sample and SNP counts,
+    ``converged``, ``at_bound``, and the hybrid's ``inference`` and ``damping``)
+    and the seconds of fit plus prediction.
+    """
+    prepared = isinstance(X_train, PreparedGenotypes)
+    t0 = time.perf_counter()
+    model.fit(X_train, y_train, None if prepared else Z_train)
+    pred = model.predict(G_test, Z_test)
+    seconds = time.perf_counter() - t0
+    print(f"{label} fit: {fit_summary(model)}", file=log or sys.stderr)
+    n_test = len(y_test)
+    cov_pred = covariate_fit(Z_train, y_train, Z_test, n_test)
+    metrics = heldout_metrics(y_test, pred, cov_pred)
+    metrics.update(
+        n_train=len(y_train),
+        n_test=n_test,
+        p=int(X_train.shape[1]),
+        converged=bool(getattr(model, "converged_", True)),
+        # a variance component estimated at its bound (ridge: h2 = 0)
+        at_bound=bool(getattr(model, "at_bound_", False)),
+    )
+    if getattr(model, "inference_", None) is not None:  # how the hybrid's E-step ended
+        metrics.update(inference=model.inference_,
+                       damping=np.nan if model.damping_ is None else float(model.damping_))
+    return pred, cov_pred, metrics, seconds
+
+
+def fit_summary(model):
+    """``name=value`` for each of :data:`SUMMARY_ATTRIBUTES` the model has."""
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            return f"{v:.6g}"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {fmt(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, tuple):
+            return "(" + ", ".join(map(fmt, v)) + ")"
+        return str(v)
+    return " ".join(f"{a.rstrip('_')}={fmt(getattr(model, a))}" for a in SUMMARY_ATTRIBUTES
+                    if getattr(model, a, None) is not None)
+
+
+def read_groups(path):
+    """The workflow's ``groups.tsv`` (:func:`sparselmm.cis.assign_groups`)."""
+    return pd.read_csv(path, sep="\t", dtype={"phenotype": str, "chrom": str},
+                       keep_default_na=False)

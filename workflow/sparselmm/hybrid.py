@@ -30,8 +30,9 @@ import warnings
 import numpy as np
 
 from . import _kernels, _vamp
-from ._design import build_design
-from .model import _LinearPredictor, _residuals, _xlogy_ratio, default_pi
+from ._base import LinearPredictor
+from ._design import build_design, residuals
+from .model import default_pi, xlogy_ratio
 
 
 def default_grid(p, n_components=20):
@@ -86,11 +87,11 @@ def mix_elbo(design, st, prior_var, v, u):
     with np.errstate(divide="ignore", invalid="ignore"):
         kl_normal = 0.5 * (np.log(vk / s2[:, 1:]) + (s2[:, 1:] + mu[:, 1:] ** 2) / vk - 1.0)
     kl_normal = float(np.sum(np.where(slab > 0, slab * kl_normal, 0.0)))
-    kl_weights = float(np.sum(_xlogy_ratio(phi, st.pi)))
+    kl_weights = float(np.sum(xlogy_ratio(phi, st.pi)))
     return loglik - kl_normal - kl_weights, rss, var_term
 
 
-class HybridLMM(_LinearPredictor):
+class HybridLMM(LinearPredictor):
     """Linear mixed model with a point-mass-plus-normal-mixture prior (EM).
 
     Parameters
@@ -336,7 +337,7 @@ class HybridLMM(_LinearPredictor):
     def _run(self, design, st, grid):
         a = design.active
         n_active = max(int(a.sum()), 1)
-        v, u = _residuals(design, st.b)
+        v, u = residuals(design, st.b)
         st.elbo = [mix_elbo(design, st, grid, v, u)[0]]
         t0 = time.perf_counter()
         for it in range(1, int(self.max_iter) + 1):
@@ -367,7 +368,7 @@ class HybridLMM(_LinearPredictor):
     @staticmethod
     def _pve(design, st):
         a = design.active
-        v, u = _residuals(design, st.b)
+        v, u = residuals(design, st.b)
         fitted = design.y_tilde - (v + design.Q @ u)
         second = np.sum(st.phi[a] * (st.mu[a] ** 2 + st.s2[a]), axis=1)
         genetic = (float(fitted @ fitted) + float(design.d[a] @ (second - st.b[a] ** 2))) \

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from . import _kernels
-from ._design import build_design, check_genotypes, covariate_matrix, standardized_matvec
+from ._base import LinearPredictor
+from ._design import build_design, residuals
 
 PI_MODES = ("em", "grid", "fixed")
 ORDERS = ("marginal", "index")
@@ -112,7 +113,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-def _xlogy_ratio(a, b):
+def xlogy_ratio(a, b):
     """``a log(a / b)`` with ``0 log 0 = 0``."""
     out = np.zeros_like(a)
     b = np.broadcast_to(b, a.shape)
@@ -137,14 +138,8 @@ def elbo(design, st, v, u):
     loglik = -0.5 * design.n_eff * math.log(2 * math.pi * sigma2) - (rss + var_term) / (2 * sigma2)
     vb = sigma2 * sa
     kl_beta = -0.5 * float(al @ (1.0 + np.log(s2 / vb) - (mu**2 + s2) / vb))
-    kl_gamma = float(np.sum(_xlogy_ratio(al, pi) + _xlogy_ratio(1.0 - al, 1.0 - pi)))
+    kl_gamma = float(np.sum(xlogy_ratio(al, pi) + xlogy_ratio(1.0 - al, 1.0 - pi)))
     return loglik - kl_beta - kl_gamma, rss, var_term
-
-
-def _residuals(design, b):
-    xb = standardized_matvec(design.G, design.sentinel, design.mean, design.scale, b)
-    u = design.Q.T @ xb
-    return design.y_tilde - xb, u
 
 
 def _run(design, st, *, order, estimate_sigma2_e, estimate_sigma2_b, estimate_pi, max_iter,
@@ -159,7 +154,7 @@ def _run(design, st, *, order, estimate_sigma2_e, estimate_sigma2_b, estimate_pi
     """
     a = design.active
     n_active = max(int(a.sum()), 1)
-    v, u = _residuals(design, st.alpha * st.mu)
+    v, u = residuals(design, st.alpha * st.mu)
     F, _, _ = elbo(design, st, v, u)
     st.elbo = [F]
     t0 = time.perf_counter()
@@ -197,96 +192,7 @@ def _run(design, st, *, order, estimate_sigma2_e, estimate_sigma2_b, estimate_pi
     return st
 
 
-class _Params:
-    """``get_params``/``set_params`` as scikit-learn's ``clone`` expects them.
-
-    (Not inheriting ``sklearn.base.BaseEstimator`` keeps ``import sparselmm``
-    free of scikit-learn's two-second import, paid by every workflow job.)
-    """
-
-    def get_params(self, deep=True):
-        import inspect
-
-        names = [p.name for p in inspect.signature(type(self).__init__).parameters.values()
-                 if p.kind == p.KEYWORD_ONLY]
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params):
-        valid = self.get_params()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}")
-            setattr(self, key, value)
-        return self
-
-    def score(self, X, y, Z=None):
-        """Coefficient of determination of ``predict(X, Z)``."""
-        from .cv import r2
-
-        return r2(y, self.predict(X, Z))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-
-class _LinearPredictor(_Params):
-    """Prediction on the original scale, shared by the variational models."""
-
-    def _finish(self, design, b):
-        """Store the standardisation and map effects back to the original scale."""
-        b = np.where(design.active, b, 0.0)
-        if hasattr(self, "pip_"):
-            self.pip_ = np.where(design.active, self.pip_, 0.0)
-        self.n_features_in_ = design.G.shape[1]
-        self._mean = design.mean
-        self._scale = design.scale
-        self._b = b
-        xb = standardized_matvec(design.G, design.sentinel, design.mean, design.scale, b)
-        # covariate effects: least squares of y - X b on [1, Z]
-        w = np.linalg.solve(design.R, design.Q.T @ (design.y - xb))
-        self._w = w
-        self.coef_ = b * design.scale
-        self.intercept_ = float(w[0] - design.mean @ self.coef_)
-        self.covariate_coef_ = w[1:].copy()
-        self.n_covariates_ = design.Zfull.shape[1] - 1
-        self.n_missing_ = design.n_missing
-        self.active_ = design.active
-
-    # -- prediction ------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "_b"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first")
-
-    def predict(self, X, Z=None):
-        """Posterior mean prediction ``[1, Z] w + X coef`` on the original scale.
-
-        Missing genotypes (int8 -127 or NaN) are imputed to the training mean.
-        """
-        return self.predict_covariates(X.shape[0] if hasattr(X, "shape") else len(X), Z) + \
-            self.predict_genetic(X)
-
-    def predict_genetic(self, X):
-        """The SNP part ``X_std b`` of the prediction (centred at the training means)."""
-        self._check_fitted()
-        X = X if hasattr(X, "dtype") else np.asarray(X)
-        if getattr(X, "ndim", 2) == 2 and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} SNPs but the model was fitted on "
-                             f"{self.n_features_in_}")
-        G, sentinel = check_genotypes(X, fill=self._mean)
-        return standardized_matvec(G, sentinel, self._mean, self._scale, self._b)
-
-    def predict_covariates(self, n, Z=None):
-        """The covariate part ``[1, Z] w`` of the prediction."""
-        self._check_fitted()
-        Zfull = covariate_matrix(Z, n)
-        if Zfull.shape[1] != self._w.size:
-            raise ValueError(f"Z has {Zfull.shape[1] - 1} columns but the model was "
-                             f"fitted with {self._w.size - 1}")
-        return Zfull @ self._w
-
-
-class SparseLMM(_LinearPredictor):
+class SparseLMM(LinearPredictor):
     """Spike-and-slab linear mixed model fitted by variational EM.
 
     Parameters
@@ -503,7 +409,7 @@ class SparseLMM(_LinearPredictor):
     def _pve(design, st):
         """E_q ||P X beta||^2 / (that + n' sigma_e^2): the SNP heritability."""
         b = st.alpha * st.mu
-        v, u = _residuals(design, b)
+        v, u = residuals(design, b)
         r = v + design.Q @ u
         fitted = design.y_tilde - r
         a = design.active

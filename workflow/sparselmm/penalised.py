@@ -28,9 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _kernels
+from ._base import LinearPredictor
 from ._design import RowSubset, build_design, row_subsets
 from .cv import assign_folds
-from .model import _LinearPredictor
 
 SOLVERS = ("cd", "sklearn", "celer")
 
@@ -271,7 +271,7 @@ def _best_penalty(mse_path):
     return int(np.nanargmin(mean))
 
 
-class ProjectedElasticNetCV(_LinearPredictor):
+class ProjectedElasticNetCV(LinearPredictor):
     """Elastic net on standardised SNPs with covariates projected out, penalty by K-fold CV.
 
     Parameters

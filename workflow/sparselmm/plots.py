@@ -6,26 +6,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-COLOURS = {
-    "sparselmm": "#D55E00",
-    "lasso": "#0072B2",
-    "ridge": "#009E73",
-    "elasticnet": "#56B4E9",
-    "hybrid": "#CC79A7",
-    "top1": "#E69F00",
-    "bslmm": "#999933",
-    "oracle": "#000000",
-}
-LABELS = {
-    "sparselmm": "SparseLMM",
-    "lasso": "Lasso",
-    "ridge": "Ridge (GBLUP)",
-    "elasticnet": "Elastic net",
-    "hybrid": "Hybrid",
-    "top1": "Top SNP (top1)",
-    "bslmm": "BSLMM (GEMMA)",
-    "oracle": "Oracle (true effects)",
-}
+from .methods import REGISTRY  # noqa: E402
+
+COLOURS = {m.name: m.colour for m in REGISTRY}
+LABELS = {m.name: m.label for m in REGISTRY}
 METRIC_LABELS = {
     "r2": "held-out $R^2$ (full prediction)",
     "r2_snp": "held-out $R^2$ of the SNP part\n(after training-fold covariate fit)",

@@ -15,11 +15,11 @@ import math
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from ._base import LinearPredictor
 from ._design import build_design, projected_blocks
-from .model import _LinearPredictor
 
 
-class RidgeREML(_LinearPredictor):
+class RidgeREML(LinearPredictor):
     """GBLUP / ridge regression with the variance ratio by REML.
 
     Attributes

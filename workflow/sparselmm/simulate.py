@@ -21,10 +21,14 @@ rescaled so that the SNP heritability ``var(g) / (var(g) + var(e))`` equals
 ``g + e`` has unit variance).
 """
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from . import plink
 from ._kernels import INT8_MISSING
 
 
@@ -175,3 +179,68 @@ def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercep
     y = intercept + Z @ w + g + e
     return Simulated(G, y, Z, maf, beta, float(intercept - mean @ beta[causal]), w, g, e,
                      positions)
+
+
+# -- a data set on disk ------------------------------------------------------------------
+# the phenotype column of a simulated data set's phenotype and folds tables
+PHENOTYPE = "y"
+
+
+def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, intercept,
+                     maf_range, seed, genotypes="independent"):
+    """Simulate one data set and write ``.bed/.bim/.fam``, phenotype, covariate, truth.
+
+    ``genotypes``: ``"independent"`` (the paper's design), ``"coalescent"`` (msprime),
+    or the prefix of a PLINK fileset whose genotypes are used as they are (its samples
+    and SNPs; ``n`` and ``p`` are then ignored).
+    """
+    out = Path(out_prefix)
+    source = None
+    if genotypes not in ("independent", "coalescent"):
+        source = str(genotypes)
+        bim = plink.read_bim(source)
+        fam = plink.read_fam(source)
+        genotypes = Genotypes(plink.read_genotypes(source), bim["pos"].astype(np.int64).to_numpy())
+    sim = simulate(n=n, p=p, n_causal=n_causal, h2=h2, covariate_effects=covariate_effects,
+                   intercept=intercept, maf_range=maf_range, seed=seed, genotypes=genotypes)
+    n, p = sim.genotypes.shape
+    if source is None:
+        iids = [f"ind{i + 1}" for i in range(n)]
+        sids = [f"snp{j + 1}" for j in range(p)]
+        plink.write_bed(out / "genotypes", sim.genotypes, iids, sids, positions=sim.positions)
+    else:  # the fileset's own samples and SNPs (IDs, chromosomes, positions, alleles)
+        sids = list(bim["snp"])
+        plink.write_bed_props(out / "genotypes", sim.genotypes, {
+            "fid": fam.fids, "iid": fam.iids, "sid": sids, "chromosome": list(bim["chrom"]),
+            "bp_position": list(sim.positions), "allele_1": list(bim["a1"]),
+            "allele_2": list(bim["a2"])})
+        iids = list(fam.keys)  # the tables' sample keys (FID IID where IIDs repeat)
+    pd.DataFrame({"iid": iids, PHENOTYPE: sim.y}).to_csv(out / "phenotypes.tsv", sep="\t",
+                                                         index=False, float_format="%.10g")
+    names = [f"cov{k + 1}" for k in range(sim.covariates.shape[1])]
+    cov = pd.DataFrame(sim.covariates, columns=names)
+    cov.insert(0, "iid", iids)
+    cov.to_csv(out / "covariates.tsv", sep="\t", index=False, float_format="%.10g")
+    causal = np.flatnonzero(sim.beta)
+    truth = {
+        "intercept": sim.intercept,
+        "covariate_effects": sim.covariate_effects.tolist(),
+        "causal_snps": [sids[j] for j in causal],
+        "causal_index": causal.tolist(),
+        "beta": sim.beta[causal].tolist(),
+        "h2_target": h2,
+        "h2_realised": float(sim.genetic_value.var() / (sim.genetic_value + sim.noise).var()),
+        "seed": seed,
+        "genotypes": source or genotypes,
+    }
+    (out / "truth.json").write_text(json.dumps(truth, indent=1))
+    return sim
+
+
+def read_truth(path, p):
+    """A data set's ``truth.json`` with ``beta_full``, the effects of all ``p`` SNPs."""
+    truth = dict(json.loads(Path(path).read_text()))
+    beta = np.zeros(p)
+    beta[truth["causal_index"]] = truth["beta"]
+    truth["beta_full"] = beta
+    return truth

@@ -301,3 +301,31 @@ def user_covariates(path, samples, log=sys.stderr):
     if table.shape[1] == 0:
         raise TableError(f"{path}: no covariate column besides the sample IDs")
     return drop_incomplete(table, path, "covariate", log)
+
+
+# -- the workflow's own tables ----------------------------------------------------------
+# (written by the workflow: tab-separated, a header line, no PLINK layout)
+def _read_tsv(path, text_columns):
+    with open(path) as fh:
+        header = fh.readline().rstrip("\r\n").split("\t")
+    return pd.read_csv(path, sep="\t", dtype={c: str for c in text_columns if c in header},
+                       keep_default_na=False,
+                       na_values={c: MISSING for c in header if c not in text_columns})
+
+
+def read_table(path, what):
+    """A table of the workflow keyed by ``iid`` (read as strings; the checked phenotype
+    table, the covariates, the folds), with a clear error if malformed."""
+    df = _read_tsv(path, ["iid"])
+    if "iid" not in df.columns:
+        raise ValueError(f"{path}: {what} table needs an 'iid' column, found {list(df.columns)}")
+    dup = df["iid"][df["iid"].duplicated()]
+    if len(dup):
+        raise ValueError(f"{path}: duplicate sample ID {dup.iloc[0]!r} in the {what} table")
+    return df.set_index("iid")
+
+
+def read_results(path):
+    """A results table (metrics, timings), keeping phenotype names such as "NA" as text."""
+    return _read_tsv(path, ["phenotype", "method"])
+

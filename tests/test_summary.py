@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparselmm.pipeline import PANEL, summarise
+from sparselmm.summary import PANEL, summarise
 
 
 def sim_table():
@@ -59,7 +59,7 @@ def test_summary_without_the_baseline_leaves_differences_empty():
 
 
 def test_timings_take_memory_from_the_fit_and_time_from_snakemake(tmp_path):
-    from sparselmm.pipeline import collect_timings
+    from sparselmm.summary import collect_timings
 
     labels = "n_causal\th2\treplicate\tfold\tmethod"
     (tmp_path / "new.tsv").write_text(f"{labels}\tfit_seconds\tmax_rss_mb\n"
@@ -95,7 +95,7 @@ def transcriptome_table(n_genes=40):
 
 
 def test_predicted_counts_by_hand():
-    from sparselmm.pipeline import predicted_counts
+    from sparselmm.summary import predicted_counts
 
     c = predicted_counts(transcriptome_table()).set_index("method")
     # sparselmm: genes 6..39 above 0.05 (34 genes), 11..39 above 0.1 (29)
@@ -124,7 +124,7 @@ def test_fig2_switches_to_scatter_plots_for_many_phenotypes():
 
 
 def test_hybrid_status_counts_how_vamp_ended():
-    from sparselmm.pipeline import hybrid_status
+    from sparselmm.summary import hybrid_status
 
     rows = [dict(n_causal=10, h2=0.5, method="hybrid", fold=f, converged=c, inference=i,
                  damping=d)

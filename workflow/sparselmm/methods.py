@@ -1,0 +1,146 @@
+"""The registry of methods: one row per method the workflow can fit.
+
+A row says everything the workflow and the package need to know about a method:
+the estimator (``module:Class`` in this package, imported only when a model is
+made, so that reading the registry costs nothing), whether it needs the true
+effects of a simulation, whether its exported model is pruned by PIP, its colour
+and label in the figures, and its job resources. The order of :data:`REGISTRY`
+is the plotting and table order.
+
+This module imports nothing from the package at import time: the Snakefile reads
+it by path (``workflow/rules/common.smk``), outside the package's environment
+where need be.
+
+Adding a method (see docs/methods.md): its estimator in its own module, a row
+here, and its name (and options section) in ``workflow/schemas/config.schema.yaml``;
+``tests/test_methods.py`` holds the schema's list equal to this one.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+
+def _default_runtime(options):
+    return 20.0
+
+
+def _penalised_runtime(options):
+    # int8 coordinate descent: about 2 min for 1.6 GB of genotypes (5,123 x 319,147,
+    # bench/bench_realdata_fold.py), so 100 MB/min leaves a tenfold margin; the dense
+    # solvers (sklearn, celer) 20 MB/min
+    return 100.0 if options.get("solver", "cd") == "cd" else 20.0
+
+
+def _penalised_memory(options):
+    # the dense solvers copy the genotypes to float64 and more: about 24 bytes each
+    return 2.0 if options.get("solver", "cd") == "cd" else 24.0
+
+
+def _bslmm_runtime(options):
+    # a tenth of GEMMA's default chain (110,000 iterations) took 4-10 min on 16 MB of
+    # genotypes (800 x 20,000, 2 busy cores): 0.5 MB/min, scaled by the chain length
+    chain = options.get("burn_in", 100_000) + options.get("samples", 1_000_000)
+    return 0.5 * 110_000 / max(chain, 1)
+
+
+def _hybrid_runtime(options):
+    # two starts of up to max_iter iterations, each two passes over the genotypes,
+    # restarted with more damping under strong LD
+    return 4.0
+
+
+def _int8_memory(options):
+    return 2.0
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of the registry.
+
+    Attributes
+    ----------
+    name : str
+        The method's name in ``config.yaml`` (``methods:``), in paths and tables.
+    estimator : str
+        ``module:Class`` of the estimator in this package.
+    label, colour : str
+        Its name and colour in every figure.
+    needs_truth : bool
+        Fitted from the true effects of a simulation (the oracle): not run on real
+        data, and built by ``Class.from_truth(truth)``.
+    prunable : bool
+        Its PIPs say which SNPs matter: export keeps SNPs with PIP >= models.min_pip.
+    runtime_mb_per_min : callable
+        ``options -> MB`` of int8 genotypes per minute of a fit's runtime budget.
+    mem_bytes_per_genotype : callable
+        ``options -> bytes`` of job memory per genotype, beyond a fixed 1 GB.
+    """
+
+    name: str
+    estimator: str
+    label: str
+    colour: str
+    needs_truth: bool = False
+    prunable: bool = False
+    runtime_mb_per_min: object = _default_runtime
+    mem_bytes_per_genotype: object = _int8_memory
+
+
+REGISTRY = (
+    Method("sparselmm", "model:SparseLMM", "SparseLMM", "#D55E00", prunable=True),
+    Method("hybrid", "hybrid:HybridLMM", "Hybrid", "#CC79A7", prunable=True,
+           runtime_mb_per_min=_hybrid_runtime),
+    Method("ridge", "ridge:RidgeREML", "Ridge (GBLUP)", "#009E73"),
+    Method("lasso", "penalised:ProjectedLassoCV", "Lasso", "#0072B2",
+           runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory),
+    Method("elasticnet", "penalised:ProjectedElasticNetCV", "Elastic net", "#56B4E9",
+           runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory),
+    Method("top1", "baselines:TopSNP", "Top SNP (top1)", "#E69F00"),
+    # BSLMM's PIPs speak only of its sparse part: its polygenic part gives every SNP
+    # an effect, so it is exported whole, as ridge is
+    Method("bslmm", "bslmm:GemmaBSLMM", "BSLMM (GEMMA)", "#999933",
+           runtime_mb_per_min=_bslmm_runtime),
+    Method("oracle", "baselines:Oracle", "Oracle (true effects)", "#000000", needs_truth=True),
+)
+METHODS = tuple(m.name for m in REGISTRY)
+_BY_NAME = {m.name: m for m in REGISTRY}
+
+
+def method(name):
+    """The registry row of ``name``; ValueError naming the choices if there is none."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}") from None
+
+
+def estimator_class(name):
+    """The estimator class of method ``name`` (its module is imported now)."""
+    module, cls = method(name).estimator.split(":")
+    return getattr(importlib.import_module(f"{__package__ or 'sparselmm'}.{module}"), cls)
+
+
+def make_model(name, options=None, truth=None):
+    """An unfitted estimator of method ``name`` with ``options`` (its config section).
+
+    ``truth``: the true effects of a simulated data set
+    (:func:`sparselmm.simulate.read_truth`), needed by methods that use them.
+    """
+    row = method(name)
+    cls = estimator_class(name)
+    options = dict(options or {})
+    if row.needs_truth:
+        if truth is None:
+            raise ValueError(f"method {name!r} needs the true effects (simulated data only)")
+        return cls.from_truth(truth, **options)
+    return cls(**options)
+
+
+def method_order(names):
+    """``names`` in the registry's order, others after, by name."""
+    return sorted(names, key=lambda m: (METHODS.index(m) if m in METHODS else len(METHODS), m))
+
+
+def real_data_methods(names):
+    """The methods of ``names`` that can be fitted on real data (no true effects)."""
+    return [m for m in names if not (m in _BY_NAME and _BY_NAME[m].needs_truth)]

@@ -1,0 +1,156 @@
+"""Results tables: the fits' metrics and timings collected, summaries per scenario or
+phenotype with paired differences, phenotypes predicted per method, and how the
+hybrid's E-step ended."""
+
+import numpy as np
+import pandas as pd
+
+from .methods import method_order
+from .tables import read_results
+
+
+def _stable_order(table):
+    """Rows sorted by the labels that identify a fit (the same order on every run)."""
+    keys = [c for c in ("phenotype", "n_causal", "h2", "replicate", "method", "fold")
+            if c in table.columns]
+    return table.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def collect_metrics(paths):
+    """Concatenate one-row metric files into one table, in a stable order."""
+    table = pd.concat([read_results(p) for p in paths], ignore_index=True)
+    return _stable_order(table)
+
+
+PANEL = "(panel mean)"
+
+
+def summarise(table, baseline="sparselmm", metric="r2_snp"):
+    """Mean accuracy per scenario (or phenotype) and method, with standard errors,
+    and the paired difference from ``baseline``.
+
+    The unit of replication is the simulated data set when there are several
+    (its fold mean is one observation), else the cross-validation fold.
+    ``se`` is the standard error of the mean over units; ``diff`` the mean of
+    the unit-wise ``method - baseline`` differences and ``se_diff`` its
+    standard error (paired: the methods saw the same data and folds). Without
+    ``baseline`` among the methods the two columns are left empty. Real data
+    get a last block, ``phenotype == "(panel mean)"``, whose units are the
+    phenotypes' fold means.
+    """
+    group = ["n_causal", "h2"] if "n_causal" in table.columns else ["phenotype"]
+    by_rep = "replicate" in table.columns and table["replicate"].nunique() > 1
+    unit = "replicate" if by_rep else "fold"
+    per_unit = table.groupby(group + [unit, "method"], sort=True)[metric].mean().unstack("method")
+    blocks = [(key, block, unit) for key, block in per_unit.groupby(level=group, sort=True)]
+    if group == ["phenotype"]:
+        # real data: also the panel as a whole, one unit per phenotype
+        blocks.append((PANEL, per_unit.groupby(level="phenotype").mean(), "phenotype"))
+    rows = []
+    for key, block, unit in blocks:
+        key = key if isinstance(key, tuple) else (key,)
+        order = method_order(block.columns)
+        for method in order:
+            values = block[method].dropna()
+            row = dict(zip(group, key), method=method,
+                       units=f"{len(values)} {unit}s",
+                       mean=values.mean(), se=_se(values))
+            if baseline in block.columns:
+                diff = (block[method] - block[baseline]).dropna()
+                row.update(diff=diff.mean(), se_diff=_se(diff))
+            else:
+                row.update(diff=np.nan, se_diff=np.nan)
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    out.insert(len(group) + 1, "metric", metric)
+    return out
+
+
+def predicted_counts(table, thresholds=(0.05, 0.1), baseline="sparselmm", metric="r2_snp"):
+    """How many phenotypes each method predicts: per method, the phenotypes whose
+    CV-mean ``metric`` exceeds each threshold (``n_above_T``) and the mean of
+    ``metric`` over them (``mean_above_T``); ``best``, the phenotypes on which the
+    method has the highest mean (ties to the first in the registry's order);
+    ``better_than_baseline`` / ``worse_than_baseline``, phenotypes above / below
+    ``baseline``; and ``diff`` / ``se_diff``, the paired mean difference from
+    ``baseline`` over all phenotypes and its standard error."""
+    means = table.groupby(["phenotype", "method"])[metric].mean().unstack("method")
+    order = method_order(means.columns)
+    means = means[order]
+    best = means.idxmax(axis=1).value_counts()
+    rows = []
+    for m in order:
+        v = means[m].dropna()
+        row = {"method": m, "metric": metric, "phenotypes": len(v), "mean": v.mean(),
+               "se": _se(v), "best": int(best.get(m, 0))}
+        for t in thresholds:
+            above = v[v > t]
+            row[f"n_above_{t:g}"] = len(above)
+            row[f"mean_above_{t:g}"] = above.mean() if len(above) else np.nan
+        if baseline in means.columns:
+            d = (means[m] - means[baseline]).dropna()
+            row.update(better_than_baseline=int((d > 0).sum()),
+                       worse_than_baseline=int((d < 0).sum()), diff=d.mean(), se_diff=_se(d))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hybrid_status(table, damping=0.8):
+    """How the hybrid's EM-VAMP E-step (``inference: vamp``) ended, per scenario (or
+    phenotype): fits, converged fits, fits by VAMP at the configured ``damping``, by
+    VAMP with more damping (restarted after diverging or stalling; the smallest
+    damping used), and fits that fell back to mean field (VAMP diverged at every
+    damping; the fit warned)."""
+    columns = ["fits", "converged", "vamp_configured_damping", "vamp_more_damping",
+               "min_damping", "mean_field_fallback"]
+    hy = table[table["method"] == "hybrid"]
+    group = ["n_causal", "h2"] if "n_causal" in table.columns else ["phenotype"]
+    if hy.empty or "inference" not in hy.columns:
+        return pd.DataFrame(columns=group + columns)
+    top = float(damping) - 1e-12
+    rows = []
+    for key, b in hy.groupby(group, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        vamp = b[b["inference"] == "vamp"]
+        rows.append({**dict(zip(group, key)), "fits": len(b),
+                     "converged": int(b["converged"].astype(bool).sum()),
+                     "vamp_configured_damping": int((vamp["damping"] >= top).sum()),
+                     "vamp_more_damping": int((vamp["damping"] < top).sum()),
+                     "min_damping": vamp["damping"].min() if len(vamp) else np.nan,
+                     "mean_field_fallback": int((b["inference"] == "mean_field").sum())})
+    return pd.DataFrame(rows)
+
+
+def _se(values):
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+
+
+def collect_timings(timings, benchmarks):
+    """One row per fit: its labels, the fit's own wall time and Snakemake's job record.
+
+    ``timings`` are the fit scripts' timing files (labels, ``fit_seconds`` and
+    ``max_rss_mb``, the process's peak resident memory from getrusage; a grouped
+    real-data job writes one row per phenotype), ``benchmarks`` the matching
+    Snakemake benchmark TSVs, in the same order. ``job_seconds`` (whole job:
+    start-up, reading genotypes, every fit of the job) and ``job_fits`` (fits in
+    that job) come from them. Snakemake samples memory and misses sub-second jobs,
+    so its ``max_rss`` is used only for a timing file written before the fit
+    script recorded its own.
+    """
+    if len(timings) != len(benchmarks):
+        raise ValueError(f"{len(timings)} timing files but {len(benchmarks)} benchmark files")
+    parts = []
+    for t, b in zip(timings, benchmarks):
+        rows = read_results(t)
+        bench = pd.read_csv(b, sep="\t")
+        for col in ("s", "max_rss"):
+            if col not in bench.columns or bench.empty:
+                raise ValueError(f"{b}: not a Snakemake benchmark file (no {col!r} column)")
+        rows["job_seconds"] = float(bench["s"].iloc[0])
+        rows["job_fits"] = len(rows)
+        if "max_rss_mb" not in rows.columns:
+            rows["max_rss_mb"] = np.nan
+        rows["max_rss_mb"] = rows["max_rss_mb"].fillna(
+            pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0])
+        parts.append(rows)
+    return _stable_order(pd.concat(parts, ignore_index=True))
