@@ -8,21 +8,38 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-validate(config, "../schemas/config.schema.yaml")
+
+def load_package_module(name):
+    """A module of the package (workflow/sparselmm/{name}.py) that imports nothing from
+    it, read by path: Snakemake needs neither the package nor numpy."""
+    path = Path(workflow.current_basedir) / ".." / "sparselmm" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"sparselmm_{name}", path)
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded  # (dataclasses look their module up)
+    spec.loader.exec_module(loaded)
+    return loaded
 
 
-def load_registry():
-    """The package's registry of methods (workflow/sparselmm/methods.py), read by
-    path: it imports nothing, so Snakemake needs neither the package nor numpy."""
-    path = Path(workflow.current_basedir) / ".." / "sparselmm" / "methods.py"
-    spec = importlib.util.spec_from_file_location("sparselmm_registry", path)
-    registry = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = registry  # (dataclasses look their module up)
-    spec.loader.exec_module(registry)
-    return registry
+def check_config():
+    """--config values typed by the schema (Snakemake passes nested ones as text), then
+    validation with defaults; an invalid config stops with a short message naming the
+    key (and the closest valid one for a misspelt key)."""
+    import yaml
+
+    types = load_package_module("config_types")
+    schema_path = (
+        Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml"
+    )
+    schema = yaml.safe_load(schema_path.read_text())
+    config.update(types.coerce(dict(config), schema))
+    message = types.short_error(config, schema)
+    if message:
+        raise WorkflowError(message)
+    validate(config, "../schemas/config.schema.yaml")
 
 
-REGISTRY = load_registry()
+check_config()
+REGISTRY = load_package_module("methods")
 SIM = config["simulation"]
 FOLDS = list(range(config["cv"]["folds"]))
 METHODS = config["methods"]
