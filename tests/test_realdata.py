@@ -209,3 +209,27 @@ def test_non_numeric_covariate_is_named(tmp_path):
     with pytest.raises(ValueError, match="c.tsv, line 3: non-numeric covariate value 'unknown' "
                                          "in column 'age' for sample 'b'"):
         user_covariates(tmp_path / "c.tsv", Samples(["a", "b"], ["a", "b"]))
+
+
+def test_fam_one_line_short_is_caught_by_the_padding_bits(tmp_path):
+    """358 -> 357 .fam lines keep the .bed size (90 bytes per SNP): only the padding
+    bits of each SNP's last byte tell, and QC reads them all."""
+    G, iids = make_fileset(tmp_path, n=58)  # 15 bytes per SNP, 2 padding codes
+    plink.check_fileset(tmp_path / "geno", all_snps=True)  # the intact fileset passes
+    fam = (tmp_path / "geno.fam").read_text().splitlines(keepends=True)
+    (tmp_path / "geno.fam").write_text("".join(fam[:20] + fam[21:]))
+    with pytest.raises(ValueError, match=r"geno.fam and .*geno.bed: the .fam lists 57 samples, "
+                                         r"but in \d+ of 200 SNPs checked"):
+        realdata.genotype_qc(tmp_path / "geno", tmp_path / "qc", min_maf=0.01, max_missing=0.1)
+    with pytest.raises(ValueError, match="most likely a line is missing"):
+        plink.check_fileset(tmp_path / "geno")  # the default sample of SNPs sees it too
+
+
+def test_individual_major_bed_says_how_to_convert(tmp_path):
+    make_fileset(tmp_path)
+    data = bytearray((tmp_path / "geno.bed").read_bytes())
+    data[2] = 0
+    (tmp_path / "geno.bed").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="individual-major PLINK .bed; convert it .*plink2 "
+                                         "--bfile .*geno --make-bed"):
+        plink.check_fileset(tmp_path / "geno")

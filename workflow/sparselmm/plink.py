@@ -66,8 +66,10 @@ def _ids(path, columns, what):
     return ids
 
 
-def check_fileset(prefix):
-    """Validate a fileset before use: magic bytes, size against .fam/.bim, unique IDs.
+def check_fileset(prefix, all_snps=False):
+    """Validate a fileset before use: magic bytes, size against .fam/.bim, unique IDs,
+    and the padding bits of each SNP's last byte (on a sample of SNPs; every SNP with
+    ``all_snps``), which catch a .fam that is a few lines short.
 
     Returns ``(n_samples, n_snps)``.
     """
@@ -80,6 +82,10 @@ def check_fileset(prefix):
         raise ValueError(f"{files['fam'] if n == 0 else files['bim']} is empty")
     with open(files["bed"], "rb") as fh:
         magic = fh.read(3)
+    if magic == b"\x6c\x1b\x00":
+        raise ValueError(f"{files['bed']}: an individual-major PLINK .bed; convert it to the "
+                         f"SNP-major layout with: plink2 --bfile {files['bed'].with_suffix('')} "
+                         f"--make-bed --out NEW_PREFIX")
     if magic != b"\x6c\x1b\x01":
         raise ValueError(f"{files['bed']}: not a SNP-major PLINK 1 .bed file "
                          f"(first bytes {magic.hex()}, expected 6c1b01)")
@@ -88,7 +94,37 @@ def check_fileset(prefix):
     if size != want:
         raise ValueError(f"{files['bed']}: {size:,} bytes, but {n:,} samples (.fam) x {p:,} SNPs "
                          f"(.bim) need {want:,}: the .bed is truncated or the files do not match")
+    snps = None if all_snps else np.unique(np.linspace(0, p - 1, min(p, PADDING_SAMPLE)).astype(
+        np.int64))
+    bad = padding_violations(files["bed"], n, p, snps)
+    if bad.size:
+        checked = p if snps is None else snps.size
+        raise ValueError(
+            f"{files['fam']} and {files['bed']}: the .fam lists {n:,} samples, but in "
+            f"{bad.size:,} of {checked:,} SNPs checked the .bed has genotype bits after the "
+            f"last of them (PLINK writes zeros there): the .fam does not belong to this .bed, "
+            f"most likely a line is missing. Restore the .fam written with the .bed, or "
+            f"rewrite the fileset with plink2 --make-bed")
     return n, p
+
+
+# SNPs whose padding bits check_fileset reads by default (every SNP with all_snps)
+PADDING_SAMPLE = 2000
+
+
+def padding_violations(bed_path, n, p, snps=None):
+    """SNPs (column indices among ``snps``, default all) whose last .bed byte has
+    non-zero padding bits: the 2-bit codes after sample ``n`` must be 0 (PLINK 1 format),
+    so non-zero ones mean the .bed was written for more samples than the .fam lists."""
+    rest = n % 4
+    if rest == 0:
+        return np.zeros(0, dtype=np.int64)
+    per_snp = (n + 3) // 4
+    data = np.memmap(bed_path, dtype=np.uint8, mode="r", offset=3, shape=(p, per_snp))
+    idx = np.arange(p, dtype=np.int64) if snps is None else np.asarray(snps, dtype=np.int64)
+    last = np.asarray(data[idx, per_snp - 1])
+    mask = (0xFF << (2 * rest)) & 0xFF
+    return idx[(last & mask) != 0]
 
 
 def open_fileset(prefix):

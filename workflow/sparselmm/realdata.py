@@ -40,7 +40,7 @@ def genotype_qc(prefix, out_prefix, *, min_maf, max_missing, log=sys.stderr):
     Monomorphic and all-missing SNPs are always dropped. Writes a new fileset
     and returns a dict of counts (also printed to ``log``).
     """
-    plink.check_fileset(prefix)
+    plink.check_fileset(prefix, all_snps=True)
     with plink.open_fileset(prefix) as bed:
         G = bed.read(dtype="int8", order="F")
         sid = np.asarray(bed.sid)
