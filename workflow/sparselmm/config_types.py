@@ -73,7 +73,7 @@ def coerce(value, schema):
                             and (low in TRUE) == option)):
                     return option
             if "string" in types:  # a path may be empty, never a null word
-                null = "null" in types and value.strip().lower() in NULL[:-1]
+                null = "null" in types and low in NULL[:-1]
                 return None if null else value
             for kind in [t for t in ("null", "boolean", "integer", "number", "array", "object")
                          if t in types]:

@@ -86,14 +86,13 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
     pheno = read_table(phenotypes, "phenotype")
     cov_tab = None if covariates is None else read_table(covariates, "covariate")
     fold_tab = read_table(folds, "fold")
-    if truth is not None:
-        truth = read_truth(truth, plink.check_fileset(bed)[1])
     wanted = [windows.get(n) for n in names]
     if any(w is None for w in wanted):
         cols = None  # some phenotype uses every SNP: read them all
     else:
         cols = np.unique(np.concatenate(wanted)) if wanted else np.zeros(0, np.int64)
     held = {}
+    true_effects = None  # read once the genotypes give the number of SNPs
     preds, metrics, timings = [], [], []
     for name in names:
         if name not in fold_tab.columns:
@@ -123,7 +122,9 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
             X, Gte = np.asfortranarray(held["train"][:, at]), np.asfortranarray(held["test"][:, at])
         print(f"{name}: ", end="", file=log)
         try:
-            model = make_model(method, options, truth)
+            if truth is not None and true_effects is None:
+                true_effects = read_truth(truth, held["train"].shape[1])
+            model = make_model(method, options, true_effects)
             pred, cov_pred, m, seconds = score_fit(model, X_train=X, y_train=y[train],
                                                    Z_train=Ztr, G_test=Gte, y_test=y[test],
                                                    Z_test=Zte, log=log, label=method)
