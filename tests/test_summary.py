@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparselmm.summary import PANEL, summarise
+from sparselmm.summary import PANEL, FitFileError, collect_metrics, summarise
 
 
 def sim_table():
@@ -136,3 +136,65 @@ def test_hybrid_status_counts_how_vamp_ended():
             s.mean_field_fallback) == (4, 3, 1, 2, 1)
     assert s.min_damping == 0.2
     assert hybrid_status(pd.DataFrame(rows[-1:])).empty
+
+
+def write_group_fits(tmp_path, phenotypes=("a", "b"), folds=3, methods=("sparselmm", "lasso")):
+    """Metric files as fit_group.py writes them: one per method x fold, a row per
+    phenotype of the group."""
+    paths = []
+    for method in methods:
+        for fold in range(folds):
+            rows = [{"phenotype": name, "method": method, "fold": fold, "r2": 0.1 * fold,
+                     "r2_snp": 0.05, "n_train": 60, "n_test": 30} for name in phenotypes]
+            path = tmp_path / f"{method}.fold{fold}.metrics.tsv"
+            pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+            paths.append(path)
+    return paths
+
+
+GROUPS = {"a": 1, "b": 1}
+
+
+def test_complete_fit_files_are_collected(tmp_path):
+    table = collect_metrics(write_group_fits(tmp_path), folds=3, groups=GROUPS)
+    assert len(table) == 12 and list(table["phenotype"].unique()) == ["a", "b"]
+
+
+def cut(path, keep_chars):
+    text = path.read_text()
+    path.write_text(text[:keep_chars])
+
+
+@pytest.mark.parametrize("damage, message", [
+    # a kill or a full disk mid-write: the last line ends early
+    (lambda p: cut(p, len(p.read_text()) - 12), r"lasso.fold1.metrics.tsv, line 3: \d fields "
+                                                r"for 7 columns"),
+    # the last row lost whole: the group's phenotype b has no result
+    (lambda p: cut(p, p.read_text().rindex("b\t")), r"lasso.fold1.metrics.tsv: 1 rows for the "
+                                                     r"2 phenotypes of group 1; it lacks b"),
+    # only the header written
+    (lambda p: cut(p, p.read_text().index("\n") + 1), "lasso.fold1.metrics.tsv: no fit results"),
+    # an empty cell where a metric should be
+    (lambda p: p.write_text(p.read_text().replace("\t0.05\t", "\t\t", 1)),
+     r"lasso.fold1.metrics.tsv, line 2: no value of 'r2_snp'"),
+])
+def test_a_damaged_fit_file_is_named(tmp_path, damage, message):
+    paths = write_group_fits(tmp_path)
+    damage(paths[4])
+    with pytest.raises(FitFileError, match=message):
+        collect_metrics(paths, folds=3, groups=GROUPS)
+
+
+def test_a_fold_absent_or_repeated_is_named(tmp_path):
+    paths = write_group_fits(tmp_path)
+    with pytest.raises(FitFileError, match=r"phenotype=a, method=lasso: folds \[0, 1\], not 0..2"):
+        collect_metrics([p for p in paths if p.name != "lasso.fold2.metrics.tsv"], folds=3)
+    twice = paths[:5] + [paths[4]]  # lasso fold 1 given for fold 2
+    with pytest.raises(FitFileError, match="folds \\[0, 1, 1\\].*in .*lasso.fold1.metrics.tsv"):
+        collect_metrics(twice, folds=3)
+
+
+def test_a_file_of_another_run_is_named(tmp_path):
+    paths = write_group_fits(tmp_path, phenotypes=("a", "c"))
+    with pytest.raises(FitFileError, match="phenotype 'c' is in no group of this run"):
+        collect_metrics(paths, folds=3, groups=GROUPS)

@@ -3,7 +3,7 @@
 
 rule simulation_table:
     input:
-        simulation_fits,
+        fits=simulation_fits,
     output:
         table=report(
             R("results/tables/simulation_r2.tsv"),
@@ -14,6 +14,8 @@ rule simulation_table:
         R("results/logs/simulation_table.log"),
     conda:
         "../../envs/sparselmm.yaml"
+    params:
+        folds=len(FOLDS),
     script:
         "../scripts/collect_metrics.py"
 
@@ -40,7 +42,8 @@ rule fig1:
 
 rule real_table:
     input:
-        real_fits,
+        fits=real_fits,
+        groups=R("results/realdata/groups.tsv"),
     output:
         table=report(
             R("results/tables/real_r2.tsv"),
@@ -51,6 +54,8 @@ rule real_table:
         R("results/logs/real_table.log"),
     conda:
         "../../envs/sparselmm.yaml"
+    params:
+        folds=len(FOLDS),
     script:
         "../scripts/collect_metrics.py"
 

@@ -8,6 +8,7 @@ import sys  # noqa: E402
 
 from sparselmm.cis import group_columns  # noqa: E402
 from sparselmm.fitting import fit_fold, read_groups  # noqa: E402
+from sparselmm.outputs import write_tsv  # noqa: E402
 from sparselmm.plink import read_bim  # noqa: E402
 
 prefix = plink_prefix(inp.bed)
@@ -17,11 +18,11 @@ fits = fit_fold(
     bed=prefix, phenotypes=inp.phenotypes, names=list(params.names), folds=inp.folds,
     fold=int(wc.fold), method=wc.method, options=params.options, covariates=inp.covariates,
     transform=params.transform, windows=group_columns(groups, lambda: read_bim(prefix)))
-fits.predictions.to_csv(out.predictions, sep="\t", index=False, float_format="%.10g")
-fits.metrics.to_csv(out.metrics, sep="\t", index=False, float_format="%.6g")
+write_tsv(fits.predictions, out.predictions, float_format="%.10g")
+write_tsv(fits.metrics, out.metrics, float_format="%.6g")
 # peak resident memory of this process, exact (Linux reports kB)
 timings = fits.timings
 timings["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 # the wall time differs run to run: its own file keeps the metrics reproducible
-timings.to_csv(out.timing, sep="\t", index=False)
+write_tsv(timings, out.timing)
 print(f"{len(timings)} phenotypes, {timings['fit_seconds'].sum():.2f} s of fits", file=sys.stderr)

@@ -6,6 +6,7 @@ inp, params, out = snakemake.input, snakemake.params, snakemake.output  # noqa: 
 import sys  # noqa: E402
 
 from sparselmm.cis import assign_groups, read_positions  # noqa: E402
+from sparselmm.outputs import write_text, write_tsv  # noqa: E402
 from sparselmm.plink import read_bim, read_fam  # noqa: E402
 from sparselmm.tables import prepare_phenotypes  # noqa: E402
 
@@ -21,9 +22,8 @@ if groups.empty:
     raise SystemExit(f"no phenotype left to fit: all {len(names)} skipped (see {out.skipped}"
                      + (f"; do the IDs of {inp.positions} match the phenotype table's?)"
                         if positions is not None else ")"))
-groups.to_csv(out.groups, sep="\t", index=False)
-skipped.to_csv(out.skipped, sep="\t", index=False)
-with open(out.names, "w") as fh:
-    fh.write("\n".join(groups["phenotype"]) + "\n")
+write_tsv(groups, out.groups)
+write_tsv(skipped, out.skipped)
+write_text(out.names, "\n".join(groups["phenotype"]) + "\n")
 print(f"{len(groups)} phenotypes in {groups['group'].nunique()} groups"
       + (f", {len(skipped)} skipped" if len(skipped) else ""), file=sys.stderr)

@@ -3,9 +3,11 @@ from common import start
 start(snakemake)  # noqa: F821
 inp, out, methods = snakemake.input, snakemake.output, snakemake.params.methods  # noqa: F821
 
+from sparselmm.outputs import atomic  # noqa: E402
 from sparselmm.plots import fig2_real  # noqa: E402
 from sparselmm.tables import read_results  # noqa: E402
 
 fig = fig2_real(read_results(inp.table), methods)
-fig.savefig(out.png, dpi=150)
-fig.savefig(out.pdf, metadata={"CreationDate": None})  # no timestamp: reruns match
+with atomic(out.png) as png, atomic(out.pdf) as pdf:
+    fig.savefig(png, dpi=150)
+    fig.savefig(pdf, metadata={"CreationDate": None})  # no timestamp: reruns match

@@ -5,9 +5,10 @@ inp, out = snakemake.input, snakemake.output  # noqa: F821
 
 import sys  # noqa: E402
 
+from sparselmm.outputs import write_tsv  # noqa: E402
 from sparselmm.summary import summarise  # noqa: E402
 from sparselmm.tables import read_results  # noqa: E402
 
 summary = summarise(read_results(inp.table), baseline="sparselmm")
-summary.to_csv(out.table, sep="\t", index=False, float_format="%.4f")
+write_tsv(summary, out.table, float_format="%.4f")
 print(summary.to_string(), file=sys.stderr)

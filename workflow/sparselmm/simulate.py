@@ -30,6 +30,7 @@ import pandas as pd
 
 from . import plink
 from ._kernels import INT8_MISSING
+from .outputs import write_text, write_tsv
 
 
 @dataclass
@@ -215,12 +216,12 @@ def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, inter
             "bp_position": list(sim.positions), "allele_1": list(bim["a1"]),
             "allele_2": list(bim["a2"])})
         iids = list(fam.keys)  # the tables' sample keys (FID IID where IIDs repeat)
-    pd.DataFrame({"iid": iids, PHENOTYPE: sim.y}).to_csv(out / "phenotypes.tsv", sep="\t",
-                                                         index=False, float_format="%.10g")
+    write_tsv(pd.DataFrame({"iid": iids, PHENOTYPE: sim.y}), out / "phenotypes.tsv",
+              float_format="%.10g")
     names = [f"cov{k + 1}" for k in range(sim.covariates.shape[1])]
     cov = pd.DataFrame(sim.covariates, columns=names)
     cov.insert(0, "iid", iids)
-    cov.to_csv(out / "covariates.tsv", sep="\t", index=False, float_format="%.10g")
+    write_tsv(cov, out / "covariates.tsv", float_format="%.10g")
     causal = np.flatnonzero(sim.beta)
     truth = {
         "intercept": sim.intercept,
@@ -233,7 +234,7 @@ def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, inter
         "seed": seed,
         "genotypes": source or genotypes,
     }
-    (out / "truth.json").write_text(json.dumps(truth, indent=1))
+    write_text(out / "truth.json", json.dumps(truth, indent=1))
     return sim
 
 

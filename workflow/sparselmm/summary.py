@@ -16,10 +16,98 @@ def _stable_order(table):
     return table.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def collect_metrics(paths):
-    """Concatenate one-row metric files into one table, in a stable order."""
-    table = pd.concat([read_results(p) for p in paths], ignore_index=True)
-    return _stable_order(table)
+class FitFileError(ValueError):
+    """A fit's metrics file that is not what its job writes; the message names it."""
+
+
+# what every metrics file holds in every row (score_fit and the fit scripts)
+REQUIRED = ("method", "fold", "r2", "r2_snp", "n_train", "n_test")
+SIMULATION_KEYS = ("n_causal", "h2", "replicate")
+REDO = "delete it and rerun the workflow to redo that fit"
+
+
+def collect_metrics(paths, *, folds=None, groups=None):
+    """The fits' metric files as one table, in a stable order, each file checked.
+
+    Every file must have the header of the method's other files, every line as many
+    fields as its header, and :data:`REQUIRED` (and ``phenotype`` or the scenario's labels)
+    filled in every row; one method and one fold per file. ``groups``
+    (``{phenotype: group}``, real data) asks that each file hold exactly the
+    phenotypes of its group; ``folds`` (the number of CV folds), that every phenotype
+    or simulated data set x method have each fold once. Any failure is a
+    :class:`FitFileError` naming the file (and line), never a partial table.
+    """
+    frames, headers = [], {}
+    for path in paths:
+        frame = _checked_fit_file(path, headers)
+        if groups is not None:
+            _check_group(frame, path, groups)
+        frames.append(frame.assign(_source=str(path)))
+    table = pd.concat(frames, ignore_index=True)
+    if folds is not None:
+        _check_folds(table, folds)
+    return _stable_order(table.drop(columns="_source"))
+
+
+def _checked_fit_file(path, headers):
+    with open(path) as fh:
+        lines = fh.read().split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) < 2:
+        raise FitFileError(f"{path}: no fit results in it (a job killed while writing it?); "
+                           f"{REDO}")
+    names = lines[0].split("\t")
+    for number, line in enumerate(lines[1:], start=2):
+        if len(line.split("\t")) != len(names):
+            raise FitFileError(f"{path}, line {number}: {len(line.split(chr(9)))} fields for "
+                               f"{len(names)} columns (a file cut short?); {REDO}")
+    frame = read_results(path)
+    keys = ["phenotype"] if "phenotype" in frame.columns else list(SIMULATION_KEYS)
+    absent = [c for c in (*keys, *REQUIRED) if c not in frame.columns]
+    if absent:
+        raise FitFileError(f"{path}: no column {', '.join(absent)}; {REDO}")
+    for column in (*keys, *REQUIRED):
+        empty = np.flatnonzero(frame[column].isna().to_numpy() | (frame[column] == ""))
+        if empty.size:
+            raise FitFileError(f"{path}, line {empty[0] + 2}: no value of {column!r}; {REDO}")
+    for column in ("method", "fold"):
+        if frame[column].nunique() != 1:
+            raise FitFileError(f"{path}: rows of several {column}s "
+                               f"({', '.join(map(str, frame[column].unique()))}); {REDO}")
+    header = headers.setdefault(frame["method"].iloc[0], names)
+    if names != header:
+        raise FitFileError(f"{path}: columns {names} differ from the method's other fits' "
+                           f"{header}; {REDO}")
+    return frame
+
+
+def _check_group(frame, path, groups):
+    """The phenotypes of ``frame`` (one fit file) are those of one whole group."""
+    unknown = sorted(set(frame["phenotype"]) - set(groups))
+    if unknown:
+        raise FitFileError(f"{path}: phenotype {unknown[0]!r} is in no group of this run "
+                           f"(a file of an earlier run?); {REDO}")
+    group = groups[frame["phenotype"].iloc[0]]
+    wanted = {name for name, g in groups.items() if g == group}
+    missing = sorted(wanted - set(frame["phenotype"]))
+    if missing or len(frame) != len(wanted):
+        what = f"lacks {', '.join(missing[:3])}" if missing else "repeats phenotypes"
+        raise FitFileError(f"{path}: {len(frame)} rows for the {len(wanted)} phenotypes of "
+                           f"group {group}; it {what}; {REDO}")
+
+
+def _check_folds(table, folds):
+    """Every phenotype (or simulated data set) x method has folds 0 .. folds-1 once."""
+    keys = ["phenotype"] if "phenotype" in table.columns else list(SIMULATION_KEYS)
+    for key, block in table.groupby([*keys, "method"], sort=True):
+        seen = block["fold"].astype(int).tolist()
+        if sorted(seen) != list(range(folds)):
+            label = ", ".join(f"{k}={v}" for k, v in zip([*keys, "method"], key))
+            repeated = block.loc[block["fold"].duplicated(keep=False), "_source"]
+            where = f" (in {', '.join(sorted(set(repeated)))})" if len(repeated) else ""
+            raise FitFileError(f"{label}: folds {sorted(seen)}, not 0..{folds - 1}{where}; "
+                               f"{REDO}")
 
 
 PANEL = "(panel mean)"
