@@ -18,6 +18,13 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/models.smk"
 
 
+check_config_paths()
+
+
+onerror:
+    after_failure(log)
+
+
 rule all:
     default_target: True
     input:

@@ -227,3 +227,15 @@ def test_pruned_export_records_what_it_changes(tmp_path):
     change = np.abs(exported - model.predict(G, Z))
     assert change.max() == pytest.approx(info["pruning"]["max_abs_change_train"], rel=1e-9)
     assert 0 < change.max() < 0.05 * info["pruning"]["sd_genetic_value_train"]
+
+
+def test_scoring_a_cohort_whose_fam_is_a_line_short_is_refused(tmp_path):
+    # the cohort is read without QC: its fileset is checked all the same
+    G, props, y, Z = cohort(tmp_path)
+    fit(tmp_path, "sparselmm")
+    reshuffled(tmp_path, G, props, "cohort")
+    fam = (tmp_path / "cohort.fam").read_text().splitlines(keepends=True)
+    (tmp_path / "cohort.fam").write_text("".join(fam[:1] + fam[2:]))
+    with pytest.raises(ValueError, match="cohort.fam and .*cohort.bed"):
+        score_cohort(tmp_path / "cohort", [("expr", "sparselmm", tmp_path / "sparselmm")],
+                     min_fraction=0.5)

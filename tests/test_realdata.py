@@ -1,6 +1,8 @@
 """Real-data steps: QC counts, PCs against a dense SVD, phenotype checks."""
 
+import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -233,3 +235,57 @@ def test_individual_major_bed_says_how_to_convert(tmp_path):
     with pytest.raises(ValueError, match="individual-major PLINK .bed; convert it .*plink2 "
                                          "--bfile .*geno --make-bed"):
         plink.check_fileset(tmp_path / "geno")
+
+
+def test_pcs_use_the_autosomes_and_say_what_was_left_out(tmp_path):
+    rng = np.random.default_rng(4)
+    n, p = 60, 120
+    G = rng.binomial(2, 0.3, size=(n, p)).astype(np.int8)
+    chroms = ["1"] * 50 + ["chr2"] * 50 + ["X"] * 15 + ["0"] * 5
+    iids = [f"s{i}" for i in range(n)]
+    plink.write_bed_props(tmp_path / "geno", G, {
+        "fid": iids, "iid": iids, "sid": [f"rs{j}" for j in range(p)], "chromosome": chroms,
+        "bp_position": list(range(1, p + 1))})
+    snps, note = realdata.pc_snps(chroms)
+    assert list(snps) == list(range(100)) and note == "15 on chromosome X, 5 on chromosome 0"
+    assert realdata.pc_snps(chroms, "all")[0].size == p
+    assert list(realdata.pc_snps(chroms, ["X"])[0]) == list(range(100, 115))
+    log = io.StringIO()
+    tab = realdata.write_covariates(tmp_path / "geno", tmp_path / "c.tsv", n_pcs=2, log=log)
+    assert "PCs from 100 SNPs of autosomes; left out: 15 on chromosome X, 5 on chromosome 0" \
+        in log.getvalue()
+    expected, _ = realdata.genotype_pcs(G[:, :100], 2)
+    np.testing.assert_allclose(tab[["PC1", "PC2"]].to_numpy(), expected, atol=1e-10)
+    with pytest.raises(ValueError, match="no SNP on the chromosomes the PCs use.*pc_chromosomes"):
+        realdata.write_covariates(tmp_path / "geno", tmp_path / "c.tsv", n_pcs=2,
+                                  chromosomes=["5"])
+
+
+def test_too_few_samples_for_the_covariates_says_so(tmp_path):
+    iids = [f"s{i}" for i in range(12)]
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"iid": iids, "y": rng.normal(size=12)}).to_csv(tmp_path / "p.tsv", sep="\t",
+                                                                  index=False)
+    cov = pd.DataFrame(rng.normal(size=(12, 8)), columns=[f"PC{k + 1}" for k in range(8)])
+    cov.insert(0, "iid", iids)
+    cov.to_csv(tmp_path / "c.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match=r"phenotype 'y': 12 samples with genotypes and "
+                                         r"covariates, so 8 in the smallest training fold, too "
+                                         r"few for the intercept and 8 covariates .*at least 10"):
+        group_fold_table(tmp_path / "p.tsv", ["y"], iids, tmp_path / "c.tsv", 3, 1,
+                         tmp_path / "f.tsv")
+    assert not (tmp_path / "f.tsv").exists()
+
+
+def test_outputs_appear_whole_or_not_at_all(tmp_path):
+    from sparselmm.outputs import atomic, write_tsv
+
+    target = tmp_path / "t.tsv.gz"
+    with pytest.raises(RuntimeError), atomic(target) as tmp:
+        assert tmp.endswith(".t.tsv.gz") and Path(tmp).parent == tmp_path
+        Path(tmp).write_text("half")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []  # neither the target nor the partial file
+    write_tsv(pd.DataFrame({"a": [1, 2]}), target)  # compression follows the name
+    assert pd.read_csv(target, sep="\t")["a"].tolist() == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.tsv.gz"]

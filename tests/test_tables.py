@@ -19,6 +19,9 @@ SAME = {  # one table, as people save it
               "s3\ts3\t1\t1.7\tNA\ns4\ts4\t2\t1.8\t23\n",
     "p2.psam": "#IID  PAT MAT SEX height   bmi\ns1 0 0 1 1.5 20\ns2 0 0 2 NA 21\n"
                "s3 0 0 1 1.7 -9\ns4 0 0 2 1.8 23\n",
+    # tab-separated PLINK layout with empty cells (missing, as in a delimited table)
+    "p3.psam": "#FID\tIID\tSEX\theight\tbmi\ns1\ts1\t1\t1.5\t20\ns2\ts2\t2\t\t21\n"
+               "s3\ts3\t1\t1.7\t\ns4\ts4\t2\t1.8\t23\n",
 }
 
 

@@ -286,6 +286,7 @@ def real_groups():
     import pandas as pd
 
     path = checkpoints.phenotype_list.get().output.groups
+    rerun_interrupted_jobs()
     key = (path, os.stat(path).st_mtime_ns)
     if key not in _GROUPS:
         table = pd.read_csv(
@@ -468,3 +469,175 @@ def main_job_models(wildcards=None):
     if not (REAL["enabled"] and config["models"]["enabled"]):
         return []
     return model_outputs()
+
+
+# -- faults: paths that do not exist, interrupted jobs, failed jobs' messages ----------
+def config_paths():
+    """``(key, path, kind)`` of every input path the config names and this run reads:
+    kind "plink" for a PLINK prefix (.bed/.bim/.fam), "file" otherwise."""
+    paths = []
+    if REAL["enabled"]:
+        paths.append(("realdata.genotypes", REAL["genotypes"], "plink"))
+        paths.append(("realdata.phenotype_table", REAL["phenotype_table"], "file"))
+        if REAL["covariate_table"]:
+            paths.append(("realdata.covariate_table", REAL["covariate_table"], "file"))
+        if REAL["cis_window_kb"] is not None:
+            paths.append(
+                ("realdata.phenotype_positions", REAL["phenotype_positions"], "file")
+            )
+    if SIM["enabled"] and SIM["genotypes"] not in ("independent", "coalescent"):
+        paths.append(("simulation.genotypes", SIM["genotypes"], "plink"))
+    if SCORING["genotypes"]:
+        paths.append(("scoring.genotypes", SCORING["genotypes"], "plink"))
+    return paths
+
+
+def made_by_a_rule(path):
+    return any(rule.is_producer(path) for rule in workflow.rules)
+
+
+def check_config_paths():
+    """Stop before any job runs when a path of the config does not exist and no rule
+    makes it (the default GEUVADIS files are made by rules): a mistyped path must not
+    show an earlier run's results as current."""
+    for key, path, kind in config_paths():
+        path = str(path)
+        files = list(plink_files(path).values()) if kind == "plink" else [path]
+        absent = [f for f in files if not os.path.exists(f) and not made_by_a_rule(f)]
+        if not absent:
+            continue
+        hint = ""
+        if kind == "plink" and re.search(r"\.(bed|bim|fam)$", path):
+            hint = f" (give the prefix, without .{path[-3:]}: {path[:-4]})"
+        verb = "does not exist" if len(absent) == 1 else "do not exist"
+        raise WorkflowError(f"config.yaml {key}: {', '.join(absent)} {verb}{hint}")
+
+
+def snakemake_records(folder):
+    """``{path: record file}`` of Snakemake's bookkeeping in ``.snakemake/{folder}``
+    (incomplete markers, metadata): one file per output, named by the urlsafe base64
+    of its path (split into '@'-prefixed folders where longer than a file name)."""
+    import base64
+
+    top = Path(".snakemake") / folder
+    records = {}
+    for root, _, names in os.walk(top) if top.is_dir() else ():
+        for name in names:
+            parts = Path(root, name).relative_to(top).parts
+            try:
+                path = base64.urlsafe_b64decode("".join(p.lstrip("@") for p in parts))
+                records[path.decode()] = Path(root, name)
+            except ValueError:  # not a record (Snakemake's own files)
+                continue
+    return records
+
+
+def interrupted_outputs():
+    """Existing files that Snakemake marked incomplete (their job was interrupted)."""
+    return sorted(p for p in snakemake_records("incomplete") if os.path.isfile(p))
+
+
+_INTERRUPTED_CHECKED = []
+
+
+def incomplete_at_start():
+    """The incomplete markers found as the workflow is read, before this run starts a
+    job: those of an earlier, interrupted run (none while another Snakemake holds the
+    directory's lock: they are its running jobs')."""
+    locks = Path(".snakemake/locks")
+    if not workflow.is_main_process or (locks.is_dir() and any(locks.iterdir())):
+        return set()
+    return set(snakemake_records("incomplete"))
+
+
+INCOMPLETE_AT_START = incomplete_at_start()
+
+
+def rerun_interrupted_jobs():
+    """Redo the jobs an interrupted run left marked incomplete, as Snakemake does for
+    the jobs it sees before the phenotype checkpoint is resolved: Workflow._build_dag
+    runs DAG.init, which checks the markers, before update_checkpoint_dependencies
+    adds the fits and final fits, whose markers are then never checked (Snakemake
+    9.27), so their outputs would be reused. Called from the first input function
+    that reads the checkpoint (real_groups), when those jobs are being added: with
+    --rerun-incomplete (set by profiles/default) their outputs join the DAG's forced
+    files (a dry run lists them as jobs to run); without it the run stops and names
+    them, like Snakemake's own IncompleteFilesException. Only the markers present
+    before this run started count (INCOMPLETE_AT_START): in a fresh run the checkpoint
+    is first read after its job ran, while other jobs of this run are marked."""
+    dag = workflow.dag
+    if _INTERRUPTED_CHECKED or dag is None or not workflow.is_main_process:
+        return
+    _INTERRUPTED_CHECKED.append(True)
+    left = [
+        path
+        for path in interrupted_outputs()
+        if path in INCOMPLETE_AT_START and path not in dag.forcefiles
+    ]
+    if not left:
+        return
+    shown = left[:10] + ([f"... and {len(left) - 10} more"] if len(left) > 10 else [])
+    listed = "\n    ".join(shown)
+    if not workflow.dag_settings.force_incomplete:
+        raise WorkflowError(
+            f"{len(left)} file(s) were being written when a run was interrupted:\n    "
+            f"{listed}\nRerun with --rerun-incomplete (profiles/default sets it) to "
+            "redo their jobs."
+        )
+    dag.forcefiles.update(left)
+    print(
+        f"{len(left)} file(s) were being written when a run was interrupted; their jobs "
+        f"run again:\n    {listed}",
+        file=sys.stderr,
+    )
+
+
+def forget_failed_outputs(outputs):
+    """Drop Snakemake's records of a failed job's outputs (Snakemake removed the files
+    but keeps their metadata from the last success). With the records kept, the next
+    run, the input unchanged, takes the missing files for intermediate ones and its
+    final tables for up to date: after a failed phenotype_list it said "Nothing to be
+    done" and exited 0 (Snakemake 9.27). Without them the job runs, and fails, again."""
+    records = snakemake_records("metadata")
+    for path in outputs:
+        if path in records and not os.path.exists(path):
+            records[path].unlink()
+
+
+def failed_jobs(main_logs):
+    """``(rule, outputs, logs)`` of each "Error in rule" block of Snakemake's own
+    log(s) of this run (``log`` in onerror)."""
+    paths = [main_logs] if isinstance(main_logs, (str, Path)) else list(main_logs)
+    texts = []
+    for path in paths:
+        try:
+            texts.append(Path(path).read_text())
+        except OSError:
+            pass
+    text = "".join(texts)
+
+    def field(block, name):
+        found = re.search(rf"^\s+{name}: (.+?)(?: \(check log file.*)?$", block, re.M)
+        return found.group(1).split(", ") if found else []
+
+    # (the colon as \x3a: Snakemake's linter takes "rule" and a colon for a rule)
+    found = re.findall(r"^Error in rule (\S+)\x3a\n(([ \t]+.*\n)*)", text, re.M)
+    return [
+        (rule, field(block, "output"), field(block, "log")) for rule, block, _ in found
+    ]
+
+
+def after_failure(main_logs, lines=5):
+    """onerror: forget the failed jobs' outputs (forget_failed_outputs) and print the
+    last lines of each one's log, where the error message is (the last line of its
+    traceback), so the terminal shows it without opening the log."""
+    jobs = failed_jobs(main_logs)
+    forget_failed_outputs(out for _, outputs, _ in jobs for out in outputs)
+    for rule, _, logs in jobs:
+        for path in logs:
+            try:
+                tail = Path(path).read_text().rstrip("\n").split("\n")[-lines:]
+            except OSError:
+                continue
+            print(f"\n== {rule} failed; the end of its log, {path}", file=sys.stderr)
+            print("\n".join(f"    {line}" for line in tail), file=sys.stderr)

@@ -102,6 +102,7 @@ rule covariates:
     params:
         n_pcs=config["realdata"]["n_pcs"],
         seed=config["realdata"]["seed"],
+        chromosomes=config["realdata"]["pc_chromosomes"],
     script:
         "../scripts/covariates.py"
 

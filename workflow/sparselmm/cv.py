@@ -9,6 +9,7 @@ one column of its phenotype.
 import numpy as np
 import pandas as pd
 
+from .outputs import write_tsv
 from .tables import read_table, redundant_columns
 
 
@@ -61,7 +62,7 @@ def write_folds(path, iids, k, seed, names):
     in the column of each phenotype of ``names``."""
     folds = assign_folds(len(iids), k, seed)
     table = pd.DataFrame({name: folds for name in names}, index=pd.Index(list(iids), name="iid"))
-    table.reset_index().to_csv(path, sep="\t", index=False)
+    write_tsv(table.reset_index(), path)
 
 
 def phenotype_folds(pheno, phenotype, fam_iids, cov, k, seed, source):
@@ -71,6 +72,16 @@ def phenotype_folds(pheno, phenotype, fam_iids, cov, k, seed, source):
     iids = [i for i in fam_iids if i in keep and i in cov.index]
     folds = assign_folds(len(iids), k, seed)
     Z = cov.loc[iids].to_numpy(dtype=float)
+    # the intercept and every covariate are fitted in each training fold, and the
+    # residual variance needs at least one sample more
+    smallest = min(int((folds != fold).sum()) for fold in range(k)) if iids else 0
+    if smallest < Z.shape[1] + 2:
+        raise ValueError(
+            f"phenotype {phenotype!r}: {len(iids)} samples with genotypes and covariates, "
+            f"so {smallest} in the smallest training fold, too few for the intercept and "
+            f"{Z.shape[1]} covariates of {source} (at least {Z.shape[1] + 2} needed): use "
+            f"fewer covariates (realdata.n_pcs, realdata.covariate_table) or leave this "
+            f"phenotype out (realdata.phenotypes)")
     for fold in range(k):
         bad = redundant_columns(Z[folds != fold], list(cov.columns), 0)
         if bad:
@@ -98,6 +109,6 @@ def group_fold_table(phenotypes, names, fam_iids, covariates, k, seed, out):
         iids, folds = phenotype_folds(pheno, name, fam_iids, cov, k, seed, covariates)
         columns[name] = pd.Series(folds, index=iids, dtype="Int64")
     table = pd.DataFrame(columns, index=pd.Index(list(fam_iids), name="iid"), columns=names)
-    table.reset_index().to_csv(out, sep="\t", index=False)
+    write_tsv(table.reset_index(), out)
     return table.notna().sum().to_dict()
 

@@ -39,6 +39,7 @@ from . import plink
 from ._kernels import INT8_MISSING
 from .methods import make_model
 from .methods import method as registry_row
+from .outputs import atomic, write_text, write_tsv
 from .plink import read_bim
 from .samples import phenotype_samples
 from .tables import read_table
@@ -131,13 +132,14 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     change = model.predict_genetic(G, snps=cut) if cut.size else np.zeros(0)
     used = weights[keep]
     out = str(out)
-    used.to_csv(f"{out}.weights.tsv", sep="\t", index=False, float_format="%.12g")
-    used[["snp", "a1", "weight"]].rename(columns={"snp": "ID", "a1": "A1", "weight": "WEIGHT"}) \
-        .to_csv(f"{out}.score", sep="\t", index=False, float_format="%.12g")
+    write_tsv(used, f"{out}.weights.tsv", float_format="%.12g")
+    write_tsv(used[["snp", "a1", "weight"]].rename(
+        columns={"snp": "ID", "a1": "A1", "weight": "WEIGHT"}), f"{out}.score",
+        float_format="%.12g")
     n_obs = 2 * (G[:, used.index.to_numpy()] != INT8_MISSING).sum(axis=0)
-    pd.DataFrame({"#CHROM": used["chrom"], "ID": used["snp"], "REF": used["a2"],
-                  "ALT": used["a1"], "ALT_FREQS": used["a1_mean"] / 2, "OBS_CT": n_obs}) \
-        .to_csv(f"{out}.afreq", sep="\t", index=False, float_format="%.12g")
+    write_tsv(pd.DataFrame({"#CHROM": used["chrom"], "ID": used["snp"], "REF": used["a2"],
+                            "ALT": used["a1"], "ALT_FREQS": used["a1_mean"] / 2,
+                            "OBS_CT": n_obs}), f"{out}.afreq", float_format="%.12g")
     names = [] if covariates is None else list(read_table(covariates, "covariate").columns)
     genetic = model.predict_genetic(G)
     info = {
@@ -155,7 +157,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
                     "sd_genetic_value_train": float(genetic.std())},
         "cv": cv_accuracy(cv_metrics, cv_predictions, phenotype) if cv_metrics else None,
     }
-    Path(f"{out}.json").write_text(json.dumps(_jsonable(info), indent=1) + "\n")
+    write_text(f"{out}.json", json.dumps(_jsonable(info), indent=1) + "\n")
     print(f"{phenotype} / {method}: {len(ids)} samples, {len(used)} of {len(bim)} SNPs in the "
           f"exported model ({cut.size} with PIP < {min_pip} left out: largest change of a "
           f"training prediction {info['pruning']['max_abs_change_train']:.3g}, SD of the "
@@ -171,8 +173,12 @@ def write_predixcan_db(path, models):
     and ``extra`` (gene, genename, n.snps.in.model, pred.perf.R2, pred.perf.pval,
     pred.perf.qval: cross-validated, see :func:`cv_accuracy`; q-values by
     Benjamini-Hochberg over the genes of the file)."""
-    path = Path(path)
-    path.unlink(missing_ok=True)
+    with atomic(path) as tmp:
+        extra = _write_predixcan_tables(tmp, models)
+    return len(extra)
+
+
+def _write_predixcan_tables(path, models):
     extra = []
     con = sqlite3.connect(path)
     try:
@@ -201,7 +207,7 @@ def write_predixcan_db(path, models):
         con.commit()
     finally:
         con.close()
-    return len(extra)
+    return extra
 
 
 def _bh(p):
@@ -250,8 +256,10 @@ def score_cohort(prefix, models, *, min_fraction, log=sys.stderr):
     the SNP part of ``predict``; ``prediction`` = the phenotype predicted at the
     training samples' mean covariates. A model with fewer than ``min_fraction`` of its
     SNPs (nonzero weight) found is refused, with the counts. Returns
-    ``(predictions, matching)`` tables.
+    ``(predictions, matching)`` tables. The fileset is checked first
+    (:func:`sparselmm.plink.check_fileset`: a .fam a line short is an error).
     """
+    plink.check_fileset(prefix)
     bim = read_bim(prefix)
     with plink.open_fileset(prefix) as bed:
         fids, iids = np.asarray(bed.fid, dtype=str), np.asarray(bed.iid, dtype=str)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import _kernels, plink
 from ._design import inverse_sd, standardised_blocks
+from .outputs import write_tsv
 from .tables import redundant_columns
 
 SENTINEL = np.int8(_kernels.INT8_MISSING)
@@ -30,7 +31,7 @@ def expression_bed_to_tsv(bed_gz, out_tsv):
     samples = [c for c in df.columns if c not in meta]
     tab = df.set_index("gene")[samples].T
     tab.index.name = "iid"
-    tab.to_csv(out_tsv, sep="\t", float_format="%.10g")
+    write_tsv(tab, out_tsv, index=True, float_format="%.10g")
     return tab.shape
 
 
@@ -124,9 +125,33 @@ def genotype_pcs(G, k, *, seed=0, oversample=10, n_power=4):
     return U * s[:k], s[:k]
 
 
+AUTOSOMES = {str(c) for c in range(1, 23)}
+
+
+def pc_snps(chroms, chromosomes="autosomes"):
+    """Indices of the SNPs the PCs are computed from, and a note of what was left out.
+
+    ``chromosomes``: "autosomes" (1-22, with or without a "chr" prefix: sex
+    chromosomes, mitochondria and unplaced SNPs, code 0, would give components of sex
+    or of genotyping artefacts), "all", or a list of chromosome codes.
+    """
+    chroms = pd.Series(chroms, dtype=str).str.removeprefix("chr")
+    if chromosomes == "all":
+        return np.arange(len(chroms)), ""
+    wanted = AUTOSOMES if chromosomes == "autosomes" else {str(c).removeprefix("chr")
+                                                          for c in chromosomes}
+    keep = chroms.isin(wanted).to_numpy()
+    left = chroms[~keep].value_counts(sort=False)
+    note = ", ".join(f"{count} on chromosome {name}" for name, count in left.items())
+    return np.flatnonzero(keep), note
+
+
 def write_covariates(prefix, out_tsv, *, n_pcs, seed=0, extra=None, source=None,
-                     log=sys.stderr):
+                     chromosomes="autosomes", log=sys.stderr):
     """Genotype PCs (plus optional user covariate columns) as a covariate TSV.
+
+    The PCs use the SNPs of ``chromosomes`` (:func:`pc_snps`); those left out are
+    reported in ``log``.
 
     ``extra``: the user's covariates keyed like the .fam (complete samples only,
     :func:`sparselmm.tables.user_covariates`), read from ``source``. A user column
@@ -136,7 +161,13 @@ def write_covariates(prefix, out_tsv, *, n_pcs, seed=0, extra=None, source=None,
     """
     with plink.open_fileset(prefix) as bed:
         keys = np.asarray(plink.sample_keys(bed.fid, bed.iid), dtype=str)
-        G = bed.read(dtype="int8", order="F")
+        snps, note = pc_snps(bed.chromosome, chromosomes)
+        if n_pcs > 0 and snps.size == 0:
+            raise ValueError(f"{prefix}.bim: no SNP on the chromosomes the PCs use "
+                             f"({chromosomes}); set realdata.pc_chromosomes (\"all\" or a list)")
+        if note and n_pcs > 0:
+            print(f"PCs from {snps.size} SNPs of {chromosomes}; left out: {note}", file=log)
+        G = bed.read(index=np.s_[:, snps], dtype="int8", order="F") if n_pcs > 0 else None
     tab = pd.DataFrame(index=pd.Index(keys, name="iid"))
     if n_pcs > 0:
         scores, _ = genotype_pcs(G, n_pcs, seed=seed)
@@ -150,7 +181,7 @@ def write_covariates(prefix, out_tsv, *, n_pcs, seed=0, extra=None, source=None,
             print(f"WARNING {source}: covariate column {name!r} dropped: {why} (the intercept, "
                   f"PCs and other columns span the same space without it)", file=log)
             tab = tab.drop(columns=name)
-    tab.to_csv(out_tsv, sep="\t", float_format="%.10g")
+    write_tsv(tab, out_tsv, index=True, float_format="%.10g")
     return tab
 
 

@@ -5,7 +5,8 @@ Two layouts are accepted for phenotype and covariate tables; the header line say
 * **delimited** (today's format): tab- or comma-separated with a header holding an
   ``iid`` column (and optionally ``fid``), one column per phenotype or covariate;
   missing cells: empty, ``NA``, ``NaN``, ``N/A``, ``NULL``, ``.``.
-* **PLINK-style**: whitespace-separated, the header starting ``FID IID`` (PLINK 1
+* **PLINK-style**: whitespace-separated (where the header is tab-separated, by tabs,
+  so that an empty cell is missing), the header starting ``FID IID`` (PLINK 1
   ``--pheno``/``--covar`` files with a header line), ``#FID IID`` or ``#IID``
   (PLINK 2 ``.psam``/``.pheno``/``.cov``); ``-9`` is missing as well, as in PLINK;
   the ``.psam`` columns ``PAT`` and ``MAT`` (parents' IDs) are not data, and ``SEX``
@@ -24,6 +25,8 @@ import sys
 
 import numpy as np
 import pandas as pd
+
+from .outputs import write_tsv
 
 # cells read as missing in value columns (never in ID or name columns, so a
 # sample "NA" or a phenotype called "null" stays what it is)
@@ -62,6 +65,11 @@ def layout(path):
     words = line.lstrip("#").split()
     upper = [w.upper() for w in words]
     if upper[:2] == ["FID", "IID"] or (hashed and upper[:1] == ["IID"]):
+        # tab-separated (PLINK 2 writes tabs): split on tabs, so that an empty cell is
+        # a missing value rather than a shifted row
+        body = line.lstrip("#").strip(" ")
+        if "\t" in body and " " not in body:
+            return "plink", "\t", _split(body, "\t"), lineno
         return "plink", None, words, lineno
     for sep in ("\t", ","):
         fields = _split(line, sep)
@@ -288,7 +296,7 @@ def prepare_phenotypes(path, samples, requested, folds, out_tsv, log=sys.stderr)
         if len(y) < len(table):
             print(f"{path}: phenotype {name!r}: {len(table) - len(y)} genotyped sample(s) with "
                   f"a missing value left out of its fits", file=log)
-    table.to_csv(out_tsv, sep="\t")
+    write_tsv(table, out_tsv, index=True)
     print(f"{path}: {len(names)} phenotype(s), {len(table)} genotyped samples", file=log)
     return names
 
