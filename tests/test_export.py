@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from sparselmm import plink
-from sparselmm.export import final_fit, match_snps, read_bim, score_cohort, write_predixcan_db
+from sparselmm.export import (final_fit, match_snps, predixcan_filter, read_bim, score_cohort,
+                              write_predixcan_db)
 
 N, P = 150, 400
 BASES = np.array(list("ACGT"))
@@ -129,12 +130,20 @@ def test_predixcan_database(tmp_path):
         models[gene] = fit(tmp_path, "lasso")[0]
         for ext in (".weights.tsv", ".json"):
             shutil.copy(tmp_path / f"lasso{ext}", tmp_path / f"{gene}{ext}")
-    write_predixcan_db(tmp_path / "m.db", [(g, tmp_path / g) for g in models])
+    extra = write_predixcan_db(tmp_path / "m.db", [(g, tmp_path / g) for g in models],
+                               n_samples=N, chromosome="22", cv_seed=1)
     con = sqlite3.connect(tmp_path / "m.db")
-    cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in ("weights", "extra")}
+    tables = ("weights", "extra", "construction", "sample_info")
+    cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in tables}
     assert cols["weights"] == ["rsid", "gene", "weight", "ref_allele", "eff_allele"]
     assert cols["extra"][:2] == ["gene", "genename"]
-    assert {"n.snps.in.model", "pred.perf.R2", "pred.perf.pval"} <= set(cols["extra"])
+    assert {"n.snps.in.model", "pred.perf.R2", "pred.perf.pval", "rho_avg"} <= set(cols["extra"])
+    assert con.execute("SELECT * FROM construction").fetchall() == [("22", 1)]
+    assert con.execute("SELECT * FROM sample_info").fetchall() == [(N,)]
+    # PredictDB's filter on the CV correlation and its p-value; rho^2 is pred.perf.R2
+    np.testing.assert_allclose(extra["rho_avg"] ** 2, extra["pred.perf.R2"])
+    passing = (extra["rho_avg"] > 0.1) & (extra["pred.perf.pval"] < 0.05)
+    assert predixcan_filter(extra) == extra.loc[passing, "gene"].tolist()
     bim = read_bim(tmp_path / "train").set_index("snp")
     for gene, model in models.items():
         rows = pd.read_sql("SELECT * FROM weights WHERE gene = ?", con, params=[gene])
@@ -239,3 +248,133 @@ def test_scoring_a_cohort_whose_fam_is_a_line_short_is_refused(tmp_path):
     with pytest.raises(ValueError, match="cohort.fam and .*cohort.bed"):
         score_cohort(tmp_path / "cohort", [("expr", "sparselmm", tmp_path / "sparselmm")],
                      min_fraction=0.5)
+
+
+def gene_models(tmp_path, n_genes=12, seed=5):
+    """A cohort with ``n_genes`` expression phenotypes, each driven by 2-3 SNPs of its
+    own block of 30 (SNPs in LD within a block), and the final Lasso fit of each."""
+    rng = np.random.default_rng(seed)
+    p = 30 * n_genes
+    # LD: each SNP copies its neighbour's haplotype with probability 0.6
+    hap = rng.random((2 * N, p)) < rng.uniform(0.1, 0.5, p)
+    for j in range(1, p):
+        copy = (rng.random(2 * N) < 0.6) & (j % 30 != 0)
+        hap[copy, j] = hap[copy, j - 1]
+    G = (hap[:N].astype(np.int8) + hap[N:].astype(np.int8))
+    G[rng.random((N, p)) < 0.01] = -127
+    iids = [f"HG{i:05d}" for i in range(N)]
+    snps = [f"rs{1000 + j}" for j in range(p)]
+    plink.write_bed_props(tmp_path / "train", G, {
+        "fid": iids, "iid": iids, "sid": snps, "chromosome": ["22"] * p,
+        "bp_position": [16_000_000 + 100 * j for j in range(p)],
+        "allele_1": ["A"] * p, "allele_2": ["G"] * p})
+    X = np.where(G == -127, 0, G).astype(float)
+    genes = [f"ENSG{k:011d}.1" for k in range(n_genes)]
+    expr = {}
+    for k, gene in enumerate(genes):
+        causal = 30 * k + rng.choice(30, 3, replace=False)
+        expr[gene] = X[:, causal] @ rng.normal(0, 1, 3) + rng.normal(size=N)
+    pd.DataFrame({"iid": iids, **expr}).to_csv(tmp_path / "pheno.tsv", sep="\t", index=False)
+    pd.DataFrame({"iid": iids, "PC1": rng.normal(size=N)}).to_csv(tmp_path / "cov.tsv",
+                                                                    sep="\t", index=False)
+    models = []
+    for gene in genes:
+        final_fit(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv", phenotype=gene,
+                  covariates=tmp_path / "cov.tsv", method="lasso", options={"n_alphas": 20},
+                  transform="none", out=tmp_path / gene, log=io.StringIO())
+        models.append((gene, tmp_path / gene))
+    return G, models
+
+
+def read_covariance(path):
+    return pd.read_csv(path, sep=r"\s+", dtype={"GENE": str, "RSID1": str, "RSID2": str})
+
+
+def test_predixcan_covariance_is_that_of_the_model_dosages(tmp_path):
+    from sparselmm.export import write_predixcan_covariance
+
+    G, models = gene_models(tmp_path, n_genes=4)
+    log = io.StringIO()
+    written = write_predixcan_covariance(
+        tmp_path / "c.txt.gz", models, bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
+        covariates=tmp_path / "cov.tsv", transform="none", max_snps=1000, log=log)
+    cov = read_covariance(tmp_path / "c.txt.gz")  # gzipped, as MetaXcan reads it
+    assert list(cov.columns) == ["GENE", "RSID1", "RSID2", "VALUE"]
+    # genes contiguous, in the order given (that of the db's extra)
+    order = cov["GENE"].drop_duplicates().tolist()
+    assert order == [g for g, _ in models if g in written]
+    assert (cov["GENE"] != cov["GENE"].shift()).sum() == len(order)
+    bim = read_bim(tmp_path / "train").set_index("snp")
+    for gene, prefix in models:
+        w = pd.read_csv(f"{prefix}.weights.tsv", sep="\t")
+        w = w[w["weight"] != 0]
+        rows = cov[cov["GENE"] == gene]
+        k = len(w)
+        assert written[gene] == k and len(rows) == k * (k + 1) // 2  # each pair once
+        col = bim.index.get_indexer(w["snp"])
+        X = G[:, col].astype(float)
+        X = np.where(G[:, col] == -127, w["a1_mean"].to_numpy(), X)  # the model's imputation
+        expected = np.atleast_2d(np.cov(X, rowvar=False))
+        got = np.full((k, k), np.nan)
+        pos = {s: i for i, s in enumerate(w["snp"])}
+        for a, b, v in zip(rows["RSID1"], rows["RSID2"], rows["VALUE"]):
+            got[pos[a], pos[b]] = got[pos[b], pos[a]] = v
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    # a cap on the model size leaves the larger models out, and says so
+    small = min(written.values())
+    capped = write_predixcan_covariance(
+        tmp_path / "d.txt.gz", models, bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
+        covariates=tmp_path / "cov.tsv", transform="none", max_snps=small, log=log)
+    assert set(capped) == {g for g, n in written.items() if n <= small}
+    assert "models.covariance_max_snps" in log.getvalue()
+
+
+def test_s_predixcan_from_our_db_and_covariance_equals_the_individual_level_test(tmp_path):
+    """S-PrediXcan's z-score (Barbeira et al. 2018: z_g = sum_j w_j sigma_j z_j /
+    sqrt(w' S w)) from our db, our covariance and a GWAS of a trait equals the
+    association of the trait with our predicted expression on the same samples."""
+    from sparselmm.export import write_predixcan_covariance
+
+    G, models = gene_models(tmp_path, n_genes=12)
+    write_predixcan_db(tmp_path / "m.db", models)
+    write_predixcan_covariance(
+        tmp_path / "c.txt.gz", models, bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
+        covariates=tmp_path / "cov.tsv", transform="none", max_snps=1000)
+    con = sqlite3.connect(tmp_path / "m.db")
+    weights = pd.read_sql("SELECT * FROM weights", con)
+    con.close()
+    cov = read_covariance(tmp_path / "c.txt.gz")
+    bim = read_bim(tmp_path / "train")
+    col = {s: j for j, s in enumerate(bim["snp"])}
+    mean = np.array([G[G[:, j] != -127, j].mean() for j in range(G.shape[1])])
+    X = np.where(G == -127, mean, G).astype(float)
+    rng = np.random.default_rng(11)
+    genes = [g for g, _ in models]
+
+    def predicted(gene):
+        w = weights[weights["gene"] == gene]
+        return X[:, [col[s] for s in w["rsid"]]] @ w["weight"].to_numpy()
+
+    trait = sum(rng.normal(0, 0.15) * predicted(g) for g in genes) + rng.normal(size=N)
+
+    def z_of(x, y):  # the t statistic of a simple regression
+        r = np.corrcoef(x, y)[0, 1]
+        return r * np.sqrt((len(y) - 2) / (1 - r * r))
+
+    gwas = {s: z_of(X[:, j], trait) for s, j in col.items()}
+    individual, summary = [], []
+    for gene in genes:
+        w = weights[weights["gene"] == gene].set_index("rsid")["weight"]
+        if w.empty:
+            continue
+        rows = cov[cov["GENE"] == gene]
+        S = pd.DataFrame(0.0, index=w.index, columns=w.index)
+        for a, b, v in zip(rows["RSID1"], rows["RSID2"], rows["VALUE"]):
+            S.loc[a, b] = S.loc[b, a] = v
+        sd = np.sqrt(np.diag(S))
+        z = np.array([gwas[s] for s in w.index])
+        summary.append(float(w.to_numpy() @ (sd * z)) / np.sqrt(w @ S.to_numpy() @ w))
+        individual.append(z_of(predicted(gene), trait))
+    assert len(summary) >= 10
+    assert np.corrcoef(summary, individual)[0, 1] > 0.99
+    np.testing.assert_allclose(summary, individual, atol=0.15 * np.abs(individual).max())

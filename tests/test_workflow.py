@@ -539,6 +539,17 @@ def test_models_and_scoring_another_cohort(tmp_path):
     genes = [r[0] for r in con.execute("SELECT gene FROM extra ORDER BY gene")]
     assert genes == ["null", "strong"]
     con.close()
+    # S-PrediXcan's covariance beside it, and PredictDB's filter (the strong gene only)
+    cov = pd.read_csv(wd / "results/models/predixcan/lasso.covariances.txt.gz", sep="\t")
+    n_strong = (pd.read_csv(wd / "results/models/strong/lasso.weights.tsv", sep="\t")["weight"]
+                != 0).sum()
+    assert (cov["GENE"] == "strong").sum() == n_strong * (n_strong + 1) // 2
+    con = sqlite3.connect(wd / "results/models/predixcan/lasso.filtered.db")
+    assert [r[0] for r in con.execute("SELECT gene FROM extra")] == ["strong"]
+    con.close()
+    filtered = pd.read_csv(wd / "results/models/predixcan/lasso.filtered.covariances.txt.gz",
+                           sep="\t")
+    assert set(filtered["GENE"]) == {"strong"} and len(filtered) == (cov["GENE"] == "strong").sum()
     # another cohort: the same people's genotypes with the SNPs reversed, some SNPs
     # missing and one allele pair swapped; scored by name
     G = plink.read_genotypes(wd / "data/geno")

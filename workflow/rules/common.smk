@@ -422,6 +422,11 @@ def predixcan_wanted():
     return bool(want)
 
 
+def model_pattern(wildcards=None):
+    """The prefix of a model's files, ``{phenotype}`` and ``{method}`` unfilled."""
+    return R("results/models/{phenotype}/{method}")
+
+
 def predixcan_inputs(wildcards):
     return expand(
         R("results/models/{phenotype}/{method}{ext}"),
@@ -439,7 +444,16 @@ def model_outputs(wildcards=None):
         ext=(".weights.tsv", ".score", ".afreq", ".json"),
     )
     if predixcan_wanted():
-        out += expand(R("results/models/predixcan/{method}.db"), method=REAL_METHODS)
+        out += expand(
+            R("results/models/predixcan/{method}{ext}"),
+            method=REAL_METHODS,
+            ext=(
+                ".db",
+                ".covariances.txt.gz",
+                ".filtered.db",
+                ".filtered.covariances.txt.gz",
+            ),
+        )
     return out
 
 

@@ -4,6 +4,7 @@
 
 MODEL = R("results/models/{phenotype}/{method}")
 MODEL_FILES = (".weights.tsv", ".score", ".afreq", ".json")
+PREDIXCAN = R("results/models/predixcan/{method}")
 
 
 rule final_fit:
@@ -33,21 +34,36 @@ rule final_fit:
         min_pip=config["models"]["min_pip"],
         window_kb=config["realdata"]["cis_window_kb"],
         prefix=MODEL,
+        # the model files' layout: a new value refits the models of earlier runs
+        # (2: the CV correlation's sign, pred_perf_rho, for PredictDB's filter)
+        layout=2,
     script:
         "../scripts/final_fit.py"
 
 
 rule predixcan_db:
     input:
+        **plink_files(REAL_QC),
+        phenotypes=R("results/realdata/phenotypes.tsv"),
+        covariates="results/realdata/covariates.tsv",
         models=predixcan_inputs,
     output:
-        db=R("results/models/predixcan/{method}.db"),
+        db=f"{PREDIXCAN}.db",
+        covariance=f"{PREDIXCAN}.covariances.txt.gz",
+        filtered_db=f"{PREDIXCAN}.filtered.db",
+        filtered_covariance=f"{PREDIXCAN}.filtered.covariances.txt.gz",
     log:
         R("results/logs/predixcan_db/{method}.log"),
     conda:
         "../../envs/sparselmm.yaml"
+    resources:
+        mem_mb=qc_mem_mb,
     params:
         genes=model_phenotypes,
+        prefix=model_pattern,
+        transform=config["realdata"]["phenotype_transform"],
+        max_snps=config["models"]["covariance_max_snps"],
+        cv_seed=config["cv"]["seed"],
     script:
         "../scripts/predixcan_db.py"
 

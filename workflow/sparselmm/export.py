@@ -26,6 +26,7 @@ The model's prediction for a sample with genotypes ``x`` and covariates ``z`` is
 ``intercept + sum_k z_k c_k + sum_j weight_j x_j`` (missing ``x_j`` = ``a1_mean_j``).
 """
 
+import gzip
 import json
 import math
 import sqlite3
@@ -71,7 +72,8 @@ def cv_accuracy(metrics, predictions, phenotype=None):
     results tables' measure); ``pred_perf_r2``, ``pred_perf_pval``: PrediXcan's
     measure, the squared correlation between the held-out SNP part of the
     prediction and the phenotype after the covariate fit, pooled over folds, with
-    the p-value of that correlation (t test, n - 2 degrees of freedom). Files of a
+    the p-value of that correlation (t test, n - 2 degrees of freedom);
+    ``pred_perf_rho`` that correlation itself (signed). Files of a
     group of phenotypes (a ``phenotype`` column) are restricted to ``phenotype``.
     """
     from scipy import stats
@@ -95,7 +97,7 @@ def cv_accuracy(metrics, predictions, phenotype=None):
         r, pval = 0.0, 1.0
     return {"folds": int(len(m)), "r2_mean": float(m["r2"].mean()),
             "r2_snp_mean": float(m["r2_snp"].mean()), "pred_perf_r2": float(r * r),
-            "pred_perf_pval": float(pval), "n": int(len(p))}
+            "pred_perf_rho": float(r), "pred_perf_pval": float(pval), "n": int(len(p))}
 
 
 def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
@@ -166,40 +168,59 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
 
 
 # -- PrediXcan / PredictDB ---------------------------------------------------------------
-def write_predixcan_db(path, models):
+# PredictDB's published filter of its models (Gamazon et al. 2015; the GTEx v7/v8 dbs):
+# a cross-validated correlation above 0.1 with a p-value below 0.05
+FILTER_RHO, FILTER_PVAL = 0.1, 0.05
+
+
+def write_predixcan_db(path, models, *, n_samples=None, chromosome=None, cv_seed=None):
     """A PrediXcan (PredictDB) model database from ``models``: ``(gene, prefix)`` pairs of
     final fits. Tables ``weights`` (rsid, gene, weight, ref_allele, eff_allele; one row
-    per SNP with a nonzero weight; ``eff_allele`` is the allele counted, the .bim's A1)
-    and ``extra`` (gene, genename, n.snps.in.model, pred.perf.R2, pred.perf.pval,
-    pred.perf.qval: cross-validated, see :func:`cv_accuracy`; q-values by
-    Benjamini-Hochberg over the genes of the file)."""
+    per SNP with a nonzero weight; ``eff_allele`` is the allele counted, the .bim's A1),
+    ``extra`` (gene, genename, n.snps.in.model, pred.perf.R2, pred.perf.pval,
+    pred.perf.qval, rho_avg: cross-validated, see :func:`cv_accuracy`; q-values by
+    Benjamini-Hochberg over the genes of the file) and, as PredictDB writes them,
+    ``construction`` (chr, cv.seed) and ``sample_info`` (n.samples). Returns the
+    ``extra`` rows as a DataFrame (gene order of the file)."""
     with atomic(path) as tmp:
-        extra = _write_predixcan_tables(tmp, models)
-    return len(extra)
+        extra = _write_predixcan_tables(tmp, models, n_samples, chromosome, cv_seed)
+    return extra
 
 
-def _write_predixcan_tables(path, models):
+def predixcan_filter(extra):
+    """The genes of ``extra`` (:func:`write_predixcan_db`) that pass PredictDB's filter."""
+    ok = (extra["rho_avg"] > FILTER_RHO) & (extra["pred.perf.pval"] < FILTER_PVAL)
+    return extra.loc[ok.fillna(False), "gene"].tolist()
+
+
+def _write_predixcan_tables(path, models, n_samples, chromosome, cv_seed):
     extra = []
     con = sqlite3.connect(path)
     try:
         con.execute("CREATE TABLE weights (rsid TEXT, gene TEXT, weight DOUBLE, "
                     "ref_allele CHARACTER, eff_allele CHARACTER)")
         con.execute('CREATE TABLE extra (gene TEXT, genename TEXT, "n.snps.in.model" INTEGER, '
-                    '"pred.perf.R2" DOUBLE, "pred.perf.pval" DOUBLE, "pred.perf.qval" DOUBLE)')
+                    '"pred.perf.R2" DOUBLE, "pred.perf.pval" DOUBLE, "pred.perf.qval" DOUBLE, '
+                    "rho_avg DOUBLE)")
+        con.execute('CREATE TABLE construction (chr TEXT, "cv.seed" INTEGER)')
+        con.execute('CREATE TABLE sample_info ("n.samples" INTEGER)')
         for gene, prefix in models:
-            w = pd.read_csv(f"{prefix}.weights.tsv", sep="\t", dtype={"snp": str, "a1": str,
-                                                                    "a2": str})
-            w = w[w["weight"] != 0]
+            w = model_weights(prefix)
             con.executemany("INSERT INTO weights VALUES (?, ?, ?, ?, ?)",
                             zip(w["snp"], [gene] * len(w), w["weight"].astype(float),
                                 w["a2"], w["a1"]))
             cv = json.loads(Path(f"{prefix}.json").read_text())["cv"] or {}
+            if cv and "pred_perf_rho" not in cv:
+                raise ValueError(f"{prefix}.json: no pred_perf_rho (a model file of an older "
+                                 f"version); refit it: snakemake --forcerun final_fit")
             extra.append([gene, gene, int(len(w)), cv.get("pred_perf_r2"),
-                          cv.get("pred_perf_pval")])
+                          cv.get("pred_perf_pval"), cv.get("pred_perf_rho")])
         pvals = np.array([e[4] if e[4] is not None else np.nan for e in extra], dtype=float)
-        qvals = _bh(pvals)
-        con.executemany("INSERT INTO extra VALUES (?, ?, ?, ?, ?, ?)",
-                        [e + [None if np.isnan(q) else float(q)] for e, q in zip(extra, qvals)])
+        qvals = [None if np.isnan(q) else float(q) for q in _bh(pvals)]
+        con.executemany("INSERT INTO extra VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [e[:5] + [q, e[5]] for e, q in zip(extra, qvals)])
+        con.execute("INSERT INTO construction VALUES (?, ?)", (chromosome, cv_seed))
+        con.execute("INSERT INTO sample_info VALUES (?)", (n_samples,))
         for name, cols in (("weights_rsid", "weights (rsid)"), ("weights_gene", "weights (gene)"),
                            ("weights_rsid_gene", "weights (rsid, gene)"),
                            ("extra_gene", "extra (gene)")):
@@ -207,7 +228,76 @@ def _write_predixcan_tables(path, models):
         con.commit()
     finally:
         con.close()
-    return extra
+    table = pd.DataFrame([e[:5] + [q, e[5]] for e, q in zip(extra, qvals)],
+                         columns=["gene", "genename", "n.snps.in.model", "pred.perf.R2",
+                                  "pred.perf.pval", "pred.perf.qval", "rho_avg"])
+    numbers = ["pred.perf.R2", "pred.perf.pval", "pred.perf.qval", "rho_avg"]
+    table[numbers] = table[numbers].astype(float)  # (None, a model without CV: NaN)
+    return table
+
+
+def model_weights(prefix):
+    """The SNPs of a final fit's ``weights.tsv`` with a nonzero weight."""
+    w = pd.read_csv(f"{prefix}.weights.tsv", sep="\t", dtype={"snp": str, "a1": str,
+                                                             "a2": str, "chrom": str})
+    return w[w["weight"] != 0].reset_index(drop=True)
+
+
+COVARIANCE_HEADER = "GENE\tRSID1\tRSID2\tVALUE\n"
+
+
+def write_predixcan_covariance(path, models, *, bed, phenotypes, covariates, transform,
+                               max_snps, log=sys.stderr):
+    """S-PrediXcan's covariance file of the models' SNPs (MetaXcan's format: gzipped,
+    ``GENE RSID1 RSID2 VALUE``, a gene's pairs contiguous, each pair once with the
+    diagonal, genes in the order of ``models``, which is that of the db's ``extra``).
+
+    The covariance of a gene's model SNPs is that of their A1 dosages (the allele the
+    weights count, the db's ``eff_allele``) in the gene's training samples (PredictDB's
+    practice), a missing call at the training mean, as the model predicts; divisor
+    n - 1. A gene with more than ``max_snps`` SNPs in its model (dense models: ridge,
+    BSLMM) gets no rows, with a note in ``log``: its pairs would be ``max_snps^2 / 2``
+    lines (85,485 SNPs of a chromosome: 3.7e9). Returns ``{gene: SNPs}`` written.
+    """
+    bim = read_bim(bed)
+    where = pd.Series(np.arange(len(bim)), index=bim["snp"])
+    written, too_many = {}, []
+    with atomic(path) as tmp, gzip.open(tmp, "wt", compresslevel=6) as fh:
+        fh.write(COVARIANCE_HEADER)
+        for gene, prefix in models:
+            w = model_weights(prefix)
+            if w.empty:
+                continue
+            if len(w) > max_snps:
+                too_many.append(f"{gene} ({len(w)})")
+                continue
+            _, rows, _, _ = phenotype_samples(bed, phenotypes, gene, covariates, transform)
+            cols = where.reindex(w["snp"]).to_numpy()
+            if np.isnan(cols.astype(float)).any():
+                raise ValueError(f"{prefix}.weights.tsv: SNPs not in {bed}.bim")
+            G = plink.read_genotypes(bed, rows=rows, cols=cols.astype(int)).astype(float)
+            G = np.where(G == INT8_MISSING, w["a1_mean"].to_numpy(), G)
+            C = np.atleast_2d(np.cov(G, rowvar=False))
+            i, j = np.triu_indices(len(w))
+            snps = w["snp"].to_numpy()
+            fh.write("".join(f"{gene}\t{a}\t{b}\t{v:.10g}\n"
+                             for a, b, v in zip(snps[i], snps[j], C[i, j])))
+            written[gene] = len(w)
+    if too_many:
+        print(f"{path}: no covariance for {len(too_many)} gene(s) with more than {max_snps} "
+              f"model SNPs (models.covariance_max_snps): {', '.join(too_many[:5])}"
+              + (" ..." if len(too_many) > 5 else ""), file=log)
+    return written
+
+
+def filter_covariance(source, path, genes):
+    """The rows of the covariance file ``source`` of ``genes`` only, into ``path``."""
+    keep = set(genes)
+    with gzip.open(source, "rt") as src, atomic(path) as tmp, gzip.open(tmp, "wt") as out:
+        out.write(src.readline())
+        for line in src:
+            if line.split("\t", 1)[0] in keep:
+                out.write(line)
 
 
 def _bh(p):
