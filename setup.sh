@@ -13,6 +13,11 @@ if ! command -v gemma >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-ge
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gemma >/dev/null
 fi
+# R (r-base-core) writes FUSION's .wgt.RDat weights with its own save() (models.fusion)
+if ! command -v Rscript >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends r-base-core >/dev/null
+fi
 if ! command -v plink2 >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq

@@ -5,6 +5,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -378,3 +379,94 @@ def test_s_predixcan_from_our_db_and_covariance_equals_the_individual_level_test
     assert len(summary) >= 10
     assert np.corrcoef(summary, individual)[0, 1] > 0.99
     np.testing.assert_allclose(summary, individual, atol=0.15 * np.abs(individual).max())
+
+
+@pytest.mark.parametrize("windows", [False, True])
+def test_a_group_of_final_fits_equals_the_fits_one_by_one(tmp_path, windows):
+    from sparselmm.export import final_fit_group
+
+    gene_models(tmp_path, n_genes=3)  # (the one-by-one fits of every SNP, then discarded)
+    genes = [f"ENSG{k:011d}.1" for k in range(3)]
+    pos = 16_000_000 + 100 * np.arange(90)
+    # the windows: each gene's own block of 30 SNPs (1-based positions, inclusive)
+    groups = pd.DataFrame({"phenotype": genes, "group": 1, "chrom": "22",
+                           "window_start": pos[::30] if windows else -1,
+                           "window_end": pos[29::30] if windows else -1})
+    (tmp_path / "one").mkdir()
+    for k, gene in enumerate(genes):
+        cols = np.arange(30 * k, 30 * k + 30) if windows else None
+        window = {"chrom": "22", "start": int(pos[30 * k]), "end": int(pos[30 * k + 29]),
+                  "kb": 1} if windows else None
+        final_fit(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv", phenotype=gene,
+                  covariates=tmp_path / "cov.tsv", method="sparselmm", options={},
+                  transform="none", out=tmp_path / "one" / gene, min_pip=0.01, cols=cols,
+                  window=window, log=io.StringIO())
+    manifest = final_fit_group(
+        bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv", covariates=tmp_path / "cov.tsv",
+        groups=groups, method="sparselmm", options={}, transform="none",
+        prefix=str(tmp_path / "group" / "{phenotype}" / "{method}"), window_kb=1, min_pip=0.01,
+        log=io.StringIO())
+    assert manifest["phenotype"].tolist() == genes
+    for gene in genes:
+        for ext in (".weights.tsv", ".score", ".afreq", ".json"):
+            assert (tmp_path / "group" / gene / f"sparselmm{ext}").read_bytes() == \
+                (tmp_path / "one" / f"{gene}{ext}").read_bytes(), (gene, ext)
+    n = [len(pd.read_csv(tmp_path / "group" / g / "sparselmm.weights.tsv", sep="\t"))
+         for g in genes]
+    assert manifest["n_snps_in_model"].tolist() == n
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs R (setup.sh installs it)")
+def test_fusion_weights_load_in_r_with_the_right_dimnames(tmp_path):
+    from sparselmm.export import write_fusion
+
+    G, _ = gene_models(tmp_path, n_genes=3)
+    genes = [f"ENSG{k:011d}.1" for k in range(3)]
+    prefix = str(tmp_path / "m" / "{phenotype}" / "{method}")
+    for gene in genes:
+        for method in ("sparselmm", "lasso"):
+            out = prefix.format(phenotype=gene, method=method)
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            final_fit(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv", phenotype=gene,
+                      covariates=tmp_path / "cov.tsv", method=method, options={},
+                      transform="none", out=out, min_pip=0.01, log=io.StringIO(),
+                      cv_metrics=[], cv_predictions=[])
+    groups = pd.DataFrame({"phenotype": genes, "chrom": "22", "window_start": -1,
+                           "window_end": -1})
+    written = write_fusion(tmp_path / "fusion" / "panel.pos", genes, ["sparselmm", "lasso"],
+                           prefix=prefix, bed=tmp_path / "train",
+                           phenotypes=tmp_path / "pheno.tsv", covariates=tmp_path / "cov.tsv",
+                           transform="none", groups=groups, log=io.StringIO())
+    assert written == genes
+    pos = pd.read_csv(tmp_path / "fusion" / "panel.pos", sep="\t")
+    assert list(pos.columns) == ["PANEL", "WGT", "ID", "CHR", "P0", "P1", "N"]
+    bim = read_bim(tmp_path / "train")
+    for gene, wgt in zip(pos["ID"], pos["WGT"]):
+        dump = subprocess.run(
+            ["Rscript", "--vanilla", "-e",
+             f'load("{tmp_path / "fusion" / wgt}"); '
+             'write.table(wgt.matrix, sep="\\t", quote=FALSE, col.names=NA); '
+             'cat("#snps\\n"); write.table(snps, sep="\\t", quote=FALSE, row.names=FALSE); '
+             'cat("#perf\\n"); write.table(cv.performance, sep="\\t", quote=FALSE, '
+             'col.names=NA); cat("#N", N.tot, "\\n")'],
+            capture_output=True, text=True, check=True).stdout
+        matrix, rest = dump.split("#snps\n")
+        snps_part, rest = rest.split("#perf\n")
+        perf_part, n_part = rest.split("#N")
+        W = pd.read_csv(io.StringIO(matrix), sep="\t", index_col=0)
+        snps = pd.read_csv(io.StringIO(snps_part), sep="\t", dtype=str)
+        perf = pd.read_csv(io.StringIO(perf_part), sep="\t", index_col=0)
+        assert list(W.columns) == ["sparselmm", "lasso"] and list(perf.index) == ["rsq", "pval"]
+        assert list(W.index) == list(snps["V2"]) and int(n_part.split()[0]) == N
+        rows = bim.set_index("snp").loc[snps["V2"]]
+        assert (snps["V5"].to_numpy() == rows["a1"].to_numpy()).all()  # A1, the counted allele
+        col = bim.index[bim["snp"].isin(snps["V2"])]
+        X = G[:, bim.set_index("snp").index.get_indexer(snps["V2"])].astype(float)
+        X[X == -127] = np.nan
+        sd = np.nanstd(np.where(np.isnan(X), np.nanmean(X, axis=0), X), axis=0, ddof=1)
+        for method in ("sparselmm", "lasso"):
+            w = pd.read_csv(f"{prefix.format(phenotype=gene, method=method)}.weights.tsv",
+                            sep="\t").set_index("snp")["weight"]
+            expected = w.reindex(snps["V2"]).fillna(0.0).to_numpy() * sd  # standardised
+            np.testing.assert_allclose(W[method].to_numpy(), expected, rtol=1e-12, atol=1e-15)
+        assert len(col) == len(snps)

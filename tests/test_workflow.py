@@ -524,10 +524,20 @@ def test_models_and_scoring_another_cohort(tmp_path):
 
     from sparselmm import plink
 
-    config = USER + "models:\n  predixcan: true\n  min_pip: 0\n"
+    fusion = shutil.which("Rscript") is not None  # (setup.sh installs R)
+    config = USER + "models:\n  predixcan: true\n  min_pip: 0\n" + (
+        "  fusion: true\n" if fusion else "")
     wd = workdir(tmp_path, config)
     user_data(wd)
     run(wd, "models")
+    # one final-fit job per group x method; its manifest lists the group's models
+    manifest = pd.read_csv(wd / "results/models/groups/group1/sparselmm.tsv", sep="\t",
+                           keep_default_na=False)
+    assert manifest["phenotype"].tolist() == ["strong", "null"]
+    if fusion:
+        pos = pd.read_csv(wd / "results/models/fusion/models.pos", sep="\t", keep_default_na=False)
+        assert set(pos["ID"]) == {"strong", "null"}
+        assert all((wd / "results/models/fusion" / w).exists() for w in pos["WGT"])
     for method in ("sparselmm", "lasso"):
         for ext in (".weights.tsv", ".score", ".afreq", ".json"):
             assert (wd / f"results/models/strong/{method}{ext}").exists()

@@ -377,13 +377,13 @@ def final_outputs():
 SCORING = config["scoring"]
 
 
-def cv_fold_files(kind):
-    """The CV fold files (metrics or predictions) of the group of one phenotype x method."""
+def group_fold_files(kind):
+    """The CV fold files (metrics or predictions) of one group x method."""
 
     def files(wildcards):
         return expand(
             f"{REAL_FIT}.{kind}.tsv",
-            group=phenotype_group(wildcards),
+            group=wildcards.group,
             method=wildcards.method,
             fold=FOLDS,
         )
@@ -396,13 +396,16 @@ def model_phenotypes(wildcards=None):
     return Path(listing).read_text().split()
 
 
+MODEL_MANIFEST = R("results/models/groups/group{group}/{method}.tsv")
+
+
+def model_manifests(methods):
+    """The manifest of every group's final fits (models.smk) for ``methods``."""
+    return expand(MODEL_MANIFEST, group=group_ids(), method=methods)
+
+
 def all_model_files(wildcards=None):
-    return expand(
-        R("results/models/{phenotype}/{method}{ext}"),
-        phenotype=model_phenotypes(),
-        method=REAL_METHODS,
-        ext=(".weights.tsv", ".json"),
-    )
+    return model_manifests(REAL_METHODS)
 
 
 def model_list(wildcards=None):
@@ -428,21 +431,30 @@ def model_pattern(wildcards=None):
 
 
 def predixcan_inputs(wildcards):
-    return expand(
-        R("results/models/{phenotype}/{method}{ext}"),
-        phenotype=model_phenotypes(),
-        method=wildcards.method,
-        ext=(".weights.tsv", ".json"),
-    )
+    return model_manifests([wildcards.method])
+
+
+FUSION = R("results/models/fusion")
+
+
+def fusion_wanted():
+    """``models.fusion``; R's Rscript writes the .wgt.RDat files."""
+    import shutil
+
+    if not config["models"]["fusion"]:
+        return False
+    if shutil.which("Rscript") is None:
+        raise WorkflowError(
+            "config.yaml models.fusion: true needs R's Rscript on the PATH (Debian: "
+            "apt-get install r-base-core; setup.sh installs it as root)"
+        )
+    return True
 
 
 def model_outputs(wildcards=None):
-    out = expand(
-        R("results/models/{phenotype}/{method}{ext}"),
-        phenotype=model_phenotypes(),
-        method=REAL_METHODS,
-        ext=(".weights.tsv", ".score", ".afreq", ".json"),
-    )
+    out = model_manifests(REAL_METHODS)
+    if fusion_wanted():
+        out.append(f"{FUSION}/models.pos")
     if predixcan_wanted():
         out += expand(
             R("results/models/predixcan/{method}{ext}"),

@@ -2,43 +2,43 @@
 # all its samples, its weight files (PLINK 2 --score, PrediXcan SQLite), and the
 # scoring of another cohort (target: score).
 
-MODEL = R("results/models/{phenotype}/{method}")
-MODEL_FILES = (".weights.tsv", ".score", ".afreq", ".json")
+# one job per group of phenotypes x method writes the group's model files,
+# results/models/{phenotype}/{method}.{weights.tsv,score,afreq,json}, and last (so that
+# an interrupted job is redone) its manifest MODEL_MANIFEST, the job's declared output
 PREDIXCAN = R("results/models/predixcan/{method}")
 
 
-rule final_fit:
+rule final_fit_group:
     input:
         **plink_files(REAL_QC),
         phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
         groups=R("results/realdata/groups.tsv"),
-        metrics=cv_fold_files("metrics"),
-        predictions=cv_fold_files("predictions"),
+        metrics=group_fold_files("metrics"),
+        predictions=group_fold_files("predictions"),
     output:
-        multiext(MODEL, *MODEL_FILES),
+        manifest=MODEL_MANIFEST,
     log:
-        R("results/logs/final_fit/{phenotype}/{method}.log"),
+        R("results/logs/final_fit/group{group}/{method}.log"),
     benchmark:
-        R("results/benchmarks/final_fit/{phenotype}/{method}.tsv")
+        R("results/benchmarks/final_fit/group{group}/{method}.tsv")
     conda:
         "../../envs/sparselmm.yaml"
     threads: 1
     resources:
         mem_mb=fit_mem_mb,
-        runtime=fit_runtime,
+        runtime=group_runtime,
     params:
         options=method_options,
-        phenotype=phenotype_column,
         transform=config["realdata"]["phenotype_transform"],
         min_pip=config["models"]["min_pip"],
         window_kb=config["realdata"]["cis_window_kb"],
-        prefix=MODEL,
+        prefix=model_pattern,
         # the model files' layout: a new value refits the models of earlier runs
         # (2: the CV correlation's sign, pred_perf_rho, for PredictDB's filter)
         layout=2,
     script:
-        "../scripts/final_fit.py"
+        "../scripts/final_fit_group.py"
 
 
 rule predixcan_db:
@@ -66,6 +66,33 @@ rule predixcan_db:
         cv_seed=config["cv"]["seed"],
     script:
         "../scripts/predixcan_db.py"
+
+
+rule fusion_weights:
+    input:
+        **plink_files(REAL_QC),
+        phenotypes=R("results/realdata/phenotypes.tsv"),
+        covariates="results/realdata/covariates.tsv",
+        groups=R("results/realdata/groups.tsv"),
+        models=all_model_files,
+    output:
+        pos=f"{FUSION}/models.pos",
+        weights=directory(f"{FUSION}/weights"),
+    log:
+        R("results/logs/fusion_weights.log"),
+    conda:
+        "../../envs/sparselmm.yaml"
+    resources:
+        mem_mb=qc_mem_mb,
+    params:
+        genes=model_phenotypes,
+        methods=REAL_METHODS,
+        prefix=model_pattern,
+        transform=config["realdata"]["phenotype_transform"],
+        window_kb=config["realdata"]["cis_window_kb"],
+        panel=ANALYSIS or "sparselmm",
+    script:
+        "../scripts/fusion_weights.py"
 
 
 rule models:

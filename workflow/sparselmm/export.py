@@ -31,6 +31,7 @@ import json
 import math
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ import pandas as pd
 
 from . import plink
 from ._kernels import INT8_MISSING
+from .cis import group_columns
 from .methods import make_model
 from .methods import method as registry_row
 from .outputs import atomic, write_text, write_tsv
@@ -102,7 +104,7 @@ def cv_accuracy(metrics, predictions, phenotype=None):
 
 def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
               min_pip=0.0, cv_metrics=(), cv_predictions=(), cols=None, window=None,
-              log=sys.stderr):
+              read=None, log=sys.stderr):
     """Fit ``method`` on every sample of ``phenotype`` and write the model files
     ``{out}.weights.tsv``, ``.score``, ``.afreq`` and ``.json``.
 
@@ -114,10 +116,15 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     leaves out and the largest change it makes to a training sample's prediction
     (``pruning``), so the exported model is exactly what is written, and how close
     it is to the fit is known. ``cols``: the SNPs (.bim rows) of the phenotype's
-    cis window (None: every SNP), ``window`` its description for the json.
+    cis window (None: every SNP), ``window`` its description for the json. ``read``:
+    ``read(rows, cols)`` gives those genotypes (default: from ``bed``; a group of
+    phenotypes shares one read, :func:`final_fit_group`).
     """
     ids, rows, y, Z = phenotype_samples(bed, phenotypes, phenotype, covariates, transform)
-    G = plink.read_genotypes(bed, rows=rows, cols=cols)
+    if read is None:
+        G = plink.read_genotypes(bed, rows=rows, cols=cols)
+    else:
+        G = read(rows, cols)
     model = make_model(method, options).fit(G, y, Z)
     bim = read_bim(bed)
     if cols is not None:
@@ -165,6 +172,45 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
           f"training prediction {info['pruning']['max_abs_change_train']:.3g}, SD of the "
           f"genetic value {genetic.std():.3g})", file=log)
     return model, info
+
+
+def final_fit_group(*, bed, phenotypes, covariates, groups, method, options, transform,
+                    prefix, window_kb=None, min_pip=0.0, cv_metrics=(), cv_predictions=(),
+                    log=sys.stderr):
+    """:func:`final_fit` of every phenotype of ``groups`` (rows of the workflow's
+    groups table: phenotype, chrom, window_start, window_end), reading the genotypes
+    once (every sample, the union of the windows). ``prefix``: the model files'
+    prefix with ``{phenotype}`` and ``{method}`` unfilled; ``cv_metrics`` and
+    ``cv_predictions``: the group's CV fold files. Returns the group's manifest: a
+    row per phenotype with its model prefix and the SNPs in the model."""
+    windows = group_columns(groups, lambda: read_bim(bed))
+    wanted = list(windows.values())
+    union = None if any(w is None for w in wanted) else np.unique(np.concatenate(wanted))
+    t0 = time.perf_counter()
+    G = plink.read_genotypes(bed, cols=union)
+    print(f"read {G.shape[0]} samples x {G.shape[1]} SNPs in {time.perf_counter() - t0:.2f} s",
+          file=log)
+
+    def read(rows, cols):
+        at = slice(None) if cols is None else (
+            cols if union is None else np.searchsorted(union, cols))
+        return np.asfortranarray(G[np.asarray(rows)][:, at])
+
+    rows = []
+    for row in groups.itertuples():
+        cols = windows[row.phenotype]
+        window = None if cols is None else {"chrom": row.chrom, "start": int(row.window_start),
+                                            "end": int(row.window_end), "kb": window_kb}
+        out = prefix.format(phenotype=row.phenotype, method=method)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        _, info = final_fit(bed=bed, phenotypes=phenotypes, phenotype=row.phenotype,
+                            covariates=covariates, method=method, options=options,
+                            transform=transform, out=out, min_pip=min_pip,
+                            cv_metrics=cv_metrics, cv_predictions=cv_predictions, cols=cols,
+                            window=window, read=read, log=log)
+        rows.append({"phenotype": row.phenotype, "method": method, "prefix": out,
+                     "n_snps_in_model": info["n_snps_in_model"]})
+    return pd.DataFrame(rows)
 
 
 # -- PrediXcan / PredictDB ---------------------------------------------------------------
@@ -246,6 +292,12 @@ def model_weights(prefix):
 COVARIANCE_HEADER = "GENE\tRSID1\tRSID2\tVALUE\n"
 
 
+def _gzip(text):
+    """``text`` as one gzip member, without a name or time in its header (reruns write
+    the same bytes); members written one after another make one gzip file."""
+    return gzip.compress(text.encode(), compresslevel=6, mtime=0)
+
+
 def write_predixcan_covariance(path, models, *, bed, phenotypes, covariates, transform,
                                max_snps, log=sys.stderr):
     """S-PrediXcan's covariance file of the models' SNPs (MetaXcan's format: gzipped,
@@ -262,8 +314,8 @@ def write_predixcan_covariance(path, models, *, bed, phenotypes, covariates, tra
     bim = read_bim(bed)
     where = pd.Series(np.arange(len(bim)), index=bim["snp"])
     written, too_many = {}, []
-    with atomic(path) as tmp, gzip.open(tmp, "wt", compresslevel=6) as fh:
-        fh.write(COVARIANCE_HEADER)
+    with atomic(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(_gzip(COVARIANCE_HEADER))
         for gene, prefix in models:
             w = model_weights(prefix)
             if w.empty:
@@ -280,8 +332,8 @@ def write_predixcan_covariance(path, models, *, bed, phenotypes, covariates, tra
             C = np.atleast_2d(np.cov(G, rowvar=False))
             i, j = np.triu_indices(len(w))
             snps = w["snp"].to_numpy()
-            fh.write("".join(f"{gene}\t{a}\t{b}\t{v:.10g}\n"
-                             for a, b, v in zip(snps[i], snps[j], C[i, j])))
+            fh.write(_gzip("".join(f"{gene}\t{a}\t{b}\t{v:.10g}\n"
+                                   for a, b, v in zip(snps[i], snps[j], C[i, j]))))
             written[gene] = len(w)
     if too_many:
         print(f"{path}: no covariance for {len(too_many)} gene(s) with more than {max_snps} "
@@ -293,11 +345,116 @@ def write_predixcan_covariance(path, models, *, bed, phenotypes, covariates, tra
 def filter_covariance(source, path, genes):
     """The rows of the covariance file ``source`` of ``genes`` only, into ``path``."""
     keep = set(genes)
-    with gzip.open(source, "rt") as src, atomic(path) as tmp, gzip.open(tmp, "wt") as out:
-        out.write(src.readline())
+    with gzip.open(source, "rt") as src, atomic(path) as tmp, open(tmp, "wb") as out:
+        out.write(_gzip(src.readline()))
+        lines = []
         for line in src:
             if line.split("\t", 1)[0] in keep:
-                out.write(line)
+                lines.append(line)
+            if len(lines) >= 100_000:
+                out.write(_gzip("".join(lines)))
+                lines = []
+        out.write(_gzip("".join(lines)))
+
+
+# -- FUSION --------------------------------------------------------------------------
+FUSION_SAVE = r"""
+args <- commandArgs(TRUE)
+text <- c(gene = "character", snp = "character", chrom = "character", a1 = "character",
+          a2 = "character", method = "character")
+w <- read.delim(args[1], colClasses = text, na.strings = "")
+perf <- read.delim(args[2], colClasses = text[c("gene", "method")], na.strings = "")
+for (g in unique(perf$gene)) {
+  p <- perf[perf$gene == g, ]
+  x <- w[w$gene == g, ]
+  first <- !duplicated(x$snp)
+  snps <- data.frame(V1 = x$chrom[first], V2 = x$snp[first], V3 = x$cm[first],
+                     V4 = x$pos[first], V5 = x$a1[first], V6 = x$a2[first],
+                     stringsAsFactors = FALSE)
+  wgt.matrix <- matrix(0, nrow(snps), nrow(p), dimnames = list(snps$V2, p$method))
+  wgt.matrix[cbind(match(x$snp, snps$V2), match(x$method, p$method))] <- x$weight
+  cv.performance <- rbind(rsq = p$rsq, pval = p$pval)
+  colnames(cv.performance) <- p$method
+  N.tot <- p$n[1]
+  save(wgt.matrix, snps, cv.performance, N.tot,
+       file = file.path(args[3], paste0(g, ".wgt.RDat")))
+}
+"""
+
+
+def write_fusion(pos_file, genes, methods, *, prefix, bed, phenotypes, covariates, transform,
+                 groups, window_kb=None, panel="sparselmm", rscript="Rscript",
+                 log=sys.stderr):
+    """FUSION weights (Gusev et al. 2016): per gene with a model, ``{gene}.wgt.RDat`` in
+    the folder ``weights`` beside ``pos_file`` (R's own ``save()``, through ``rscript``),
+    and the panel's ``pos_file`` (FUSION's ``--weights``; ``--weights_dir``: its folder).
+
+    ``wgt.matrix``: a row per SNP of any of ``methods``' models, a column per method;
+    FUSION's weights act on standardised genotypes, so each is ours times the SNP's SD
+    (of its A1 dosage in the gene's training samples, a missing call at the training
+    mean, divisor n - 1). ``snps``: those SNPs' .bim rows (V5 = A1, the counted allele).
+    ``cv.performance``: rows ``rsq`` and ``pval``, our cross-validated pred.perf.R2 and
+    its p-value. ``N.tot``: the training samples. The .pos has ``PANEL WGT ID CHR P0 P1
+    N``, P0-P1 the gene's position (its cis window less ``window_kb``; without windows,
+    the span of its model SNPs). Returns the genes written.
+    """
+    import subprocess
+    import tempfile
+
+    out_dir = Path(pos_file).parent
+    (out_dir / "weights").mkdir(parents=True, exist_ok=True)
+    bim = read_bim(bed)
+    where = pd.Series(np.arange(len(bim)), index=bim["snp"])
+    rows, perf, pos = [], [], []
+    for gene in genes:
+        used = {m: model_weights(prefix.format(phenotype=gene, method=m)) for m in methods}
+        snps = sorted({s for w in used.values() for s in w["snp"]}, key=where.get)
+        if not snps:
+            continue
+        _, samples, _, _ = phenotype_samples(bed, phenotypes, gene, covariates, transform)
+        cols = where[snps].to_numpy()
+        G = plink.read_genotypes(bed, rows=samples, cols=cols).astype(float)
+        G[G == INT8_MISSING] = np.nan
+        G = np.where(np.isnan(G), np.nanmean(G, axis=0), G)
+        sd = pd.Series(G.std(axis=0, ddof=1), index=snps)
+        info = bim.iloc[cols]
+        for m, w in used.items():
+            meta = json.loads(Path(prefix.format(phenotype=gene, method=m) + ".json").read_text())
+            cv = meta["cv"] or {}
+            perf.append({"gene": gene, "method": m, "rsq": cv.get("pred_perf_r2"),
+                         "pval": cv.get("pred_perf_pval"), "n": meta["n_samples"]})
+            rows.append(pd.DataFrame({
+                "gene": gene, "snp": w["snp"], "method": m,
+                "weight": w["weight"].to_numpy() * sd[w["snp"]].to_numpy()}))
+        row = groups.loc[groups["phenotype"] == gene].iloc[0]
+        if row["window_start"] >= 0 and window_kb is not None:
+            p0, p1 = row["window_start"] + 1000 * window_kb, row["window_end"] - 1000 * window_kb
+        else:
+            p0, p1 = int(info["pos"].astype(int).min()), int(info["pos"].astype(int).max())
+        pos.append({"PANEL": panel, "WGT": f"weights/{gene}.wgt.RDat", "ID": gene,
+                    "CHR": info["chrom"].iloc[0], "P0": int(p0), "P1": int(p1),
+                    "N": perf[-1]["n"]})
+    table = bim.set_index("snp")[["chrom", "cm", "pos", "a1", "a2"]]
+    weights = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["gene", "snp", "method", "weight"])
+    weights = weights.join(table, on="snp")[["gene", "snp", "chrom", "cm", "pos", "a1", "a2",
+                                              "method", "weight"]]
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        paths = [Path(tmp, name) for name in ("weights.tsv", "perf.tsv", "save.R")]
+        weights.to_csv(paths[0], sep="\t", index=False, float_format="%.17g")
+        pd.DataFrame(perf, columns=["gene", "method", "rsq", "pval", "n"]).to_csv(
+            paths[1], sep="\t", index=False, float_format="%.17g")
+        paths[2].write_text(FUSION_SAVE)
+        done = subprocess.run([rscript, "--vanilla", str(paths[2]), str(paths[0]),
+                               str(paths[1]), str(out_dir / "weights")],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{rscript} failed writing FUSION weights: {done.stderr[-2000:]}")
+    write_tsv(pd.DataFrame(pos, columns=["PANEL", "WGT", "ID", "CHR", "P0", "P1", "N"]),
+              pos_file)
+    print(f"{pos_file}: FUSION weights of {len(pos)} of {len(genes)} genes "
+          f"({', '.join(methods)})", file=log)
+    return [p["ID"] for p in pos]
 
 
 def _bh(p):
