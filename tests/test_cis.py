@@ -125,3 +125,19 @@ def test_grouped_fit_equals_one_job_per_phenotype(fileset, method, tmp_path):
         got = preds[preds["phenotype"] == name].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, p.reset_index(drop=True), rtol=1e-9, atol=1e-12)
     assert metrics.set_index("phenotype").loc["ph2", "n_test"] < 20  # 7 missing left out
+
+
+def test_gene_names_and_types_come_from_the_position_table(tmp_path):
+    from sparselmm.cis import read_gene_names
+
+    (tmp_path / "genes.tsv").write_text(
+        "gene_id\tchromosome\tposition\tgene_name\tgene_type\n"
+        "ENSG1.1\t22\t100\tAPOL1\tprotein_coding\nENSG2.1\t22\t200\t\tlincRNA\n")
+    names = read_gene_names(tmp_path / "genes.tsv")
+    assert names.to_dict("index") == {"ENSG1.1": {"genename": "APOL1",
+                                                  "gene_type": "protein_coding"},
+                                      "ENSG2.1": {"genename": "", "gene_type": "lincRNA"}}
+    # a QTLtools BED (the GEUVADIS one): IDs only
+    (tmp_path / "genes.bed").write_text("#chr\tstart\tend\tgene\tlength\tstrand\n"
+                                        "22\t99\t100\tENSG1.1\t5\t+\n")
+    assert list(read_gene_names(tmp_path / "genes.bed").columns) == []

@@ -131,14 +131,19 @@ def test_predixcan_database(tmp_path):
         models[gene] = fit(tmp_path, "lasso")[0]
         for ext in (".weights.tsv", ".json"):
             shutil.copy(tmp_path / f"lasso{ext}", tmp_path / f"{gene}{ext}")
+    names = pd.DataFrame({"genename": ["APOL1"], "gene_type": ["protein_coding"]},
+                         index=["ENSG00000172404.4"])
     extra = write_predixcan_db(tmp_path / "m.db", [(g, tmp_path / g) for g in models],
-                               n_samples=N, chromosome="22", cv_seed=1)
+                               n_samples=N, chromosome="22", cv_seed=1, names=names)
     con = sqlite3.connect(tmp_path / "m.db")
     tables = ("weights", "extra", "construction", "sample_info")
     cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in tables}
     assert cols["weights"] == ["rsid", "gene", "weight", "ref_allele", "eff_allele"]
     assert cols["extra"][:2] == ["gene", "genename"]
     assert {"n.snps.in.model", "pred.perf.R2", "pred.perf.pval", "rho_avg"} <= set(cols["extra"])
+    assert con.execute("SELECT gene, genename, gene_type FROM extra").fetchall() == [
+        ("ENSG00000172404.4", "APOL1", "protein_coding"),
+        ("ENSG00000273295.1", "ENSG00000273295.1", None)]  # (no name given: the ID)
     assert con.execute("SELECT * FROM construction").fetchall() == [("22", 1)]
     assert con.execute("SELECT * FROM sample_info").fetchall() == [(N,)]
     # PredictDB's filter on the CV correlation and its p-value; rho^2 is pred.perf.R2

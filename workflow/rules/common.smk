@@ -430,6 +430,12 @@ def model_pattern(wildcards=None):
     return R("results/models/{phenotype}/{method}")
 
 
+def gene_annotation_input(wildcards):
+    """The phenotype position file, read for gene names and types, when cis windows
+    use it (without windows it may not exist: the default names GEUVADIS')."""
+    return [REAL["phenotype_positions"]] if REAL["cis_window_kb"] is not None else []
+
+
 def predixcan_inputs(wildcards):
     return model_manifests([wildcards.method])
 

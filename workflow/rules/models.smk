@@ -47,6 +47,7 @@ rule predixcan_db:
         phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
         models=predixcan_inputs,
+        positions=gene_annotation_input,
     output:
         db=f"{PREDIXCAN}.db",
         covariance=f"{PREDIXCAN}.covariances.txt.gz",

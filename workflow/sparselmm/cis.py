@@ -105,6 +105,36 @@ def read_positions(path):
     return table.set_index("id")
 
 
+NAME_COLUMNS = ("gene_name", "genename", "name", "symbol", "gene_symbol")
+TYPE_COLUMNS = ("gene_type", "genetype", "gene_biotype", "biotype", "type")
+
+
+def read_gene_names(path):
+    """``genename`` and ``gene_type`` of each phenotype ID where the position file
+    :func:`read_positions` reads has such columns (by header: gene_name, name, symbol;
+    gene_type, gene_biotype, biotype, type), as a DataFrame indexed by ID; a column
+    the file lacks is absent (the GEUVADIS BED has Ensembl IDs only)."""
+    with _open(path) as fh:
+        header = fh.readline().rstrip("\r\n")
+    bed = header.startswith("#")
+    sep = "\t" if ("\t" in header or bed) else ("," if "," in header else r"\s+")
+    names = [c.strip() for c in (header.lstrip("#").split("\t") if sep == "\t" else
+                                 header.split(",") if sep == "," else header.split())]
+    lower = [c.lower() for c in names]
+    idc = 3 if bed else next(i for i, c in enumerate(lower) if c in ID_COLUMNS)
+    wanted = {}
+    for out, options in (("genename", NAME_COLUMNS), ("gene_type", TYPE_COLUMNS)):
+        hit = [i for i, c in enumerate(lower) if c in options and i != idc]
+        if hit:
+            wanted[out] = hit[0]
+    table = pd.read_csv(path, sep=sep, header=None, skiprows=1, dtype=str,
+                        usecols=[idc, *wanted.values()], keep_default_na=False,
+                        engine="python" if sep == r"\s+" else "c")
+    table = table[[idc, *wanted.values()]]
+    table.columns = ["id", *wanted]
+    return table.drop_duplicates("id").set_index("id")
+
+
 def snp_positions(bim):
     """``(chromosomes, positions)`` of the .bim's SNPs (chromosome names normalised);
     ``bim`` as :func:`sparselmm.plink.read_bim` reads it."""

@@ -219,17 +219,20 @@ def final_fit_group(*, bed, phenotypes, covariates, groups, method, options, tra
 FILTER_RHO, FILTER_PVAL = 0.1, 0.05
 
 
-def write_predixcan_db(path, models, *, n_samples=None, chromosome=None, cv_seed=None):
+def write_predixcan_db(path, models, *, n_samples=None, chromosome=None, cv_seed=None,
+                       names=None):
     """A PrediXcan (PredictDB) model database from ``models``: ``(gene, prefix)`` pairs of
     final fits. Tables ``weights`` (rsid, gene, weight, ref_allele, eff_allele; one row
     per SNP with a nonzero weight; ``eff_allele`` is the allele counted, the .bim's A1),
-    ``extra`` (gene, genename, n.snps.in.model, pred.perf.R2, pred.perf.pval,
+    ``extra`` (gene, genename, gene_type, n.snps.in.model, pred.perf.R2, pred.perf.pval,
     pred.perf.qval, rho_avg: cross-validated, see :func:`cv_accuracy`; q-values by
-    Benjamini-Hochberg over the genes of the file) and, as PredictDB writes them,
+    Benjamini-Hochberg over the genes of the file; ``genename`` and ``gene_type`` from
+    ``names``, :func:`sparselmm.cis.read_gene_names`, else the gene ID and NULL) and,
+    as PredictDB writes them,
     ``construction`` (chr, cv.seed) and ``sample_info`` (n.samples). Returns the
     ``extra`` rows as a DataFrame (gene order of the file)."""
     with atomic(path) as tmp:
-        extra = _write_predixcan_tables(tmp, models, n_samples, chromosome, cv_seed)
+        extra = _write_predixcan_tables(tmp, models, n_samples, chromosome, cv_seed, names)
     return extra
 
 
@@ -239,13 +242,21 @@ def predixcan_filter(extra):
     return extra.loc[ok.fillna(False), "gene"].tolist()
 
 
-def _write_predixcan_tables(path, models, n_samples, chromosome, cv_seed):
+def _write_predixcan_tables(path, models, n_samples, chromosome, cv_seed, names):
+    names = pd.DataFrame() if names is None else names
+
+    def annotation(gene, column, default):
+        if column in names.columns and gene in names.index and names.at[gene, column] != "":
+            return names.at[gene, column]
+        return default
+
     extra = []
     con = sqlite3.connect(path)
     try:
         con.execute("CREATE TABLE weights (rsid TEXT, gene TEXT, weight DOUBLE, "
                     "ref_allele CHARACTER, eff_allele CHARACTER)")
-        con.execute('CREATE TABLE extra (gene TEXT, genename TEXT, "n.snps.in.model" INTEGER, '
+        con.execute('CREATE TABLE extra (gene TEXT, genename TEXT, gene_type TEXT, '
+                    '"n.snps.in.model" INTEGER, '
                     '"pred.perf.R2" DOUBLE, "pred.perf.pval" DOUBLE, "pred.perf.qval" DOUBLE, '
                     "rho_avg DOUBLE)")
         con.execute('CREATE TABLE construction (chr TEXT, "cv.seed" INTEGER)')
@@ -259,12 +270,18 @@ def _write_predixcan_tables(path, models, n_samples, chromosome, cv_seed):
             if cv and "pred_perf_rho" not in cv:
                 raise ValueError(f"{prefix}.json: no pred_perf_rho (a model file of an older "
                                  f"version); refit it: snakemake --forcerun final_fit")
-            extra.append([gene, gene, int(len(w)), cv.get("pred_perf_r2"),
-                          cv.get("pred_perf_pval"), cv.get("pred_perf_rho")])
-        pvals = np.array([e[4] if e[4] is not None else np.nan for e in extra], dtype=float)
-        qvals = [None if np.isnan(q) else float(q) for q in _bh(pvals)]
-        con.executemany("INSERT INTO extra VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [e[:5] + [q, e[5]] for e, q in zip(extra, qvals)])
+            extra.append({"gene": gene, "genename": annotation(gene, "genename", gene),
+                          "gene_type": annotation(gene, "gene_type", None),
+                          "n.snps.in.model": int(len(w)),
+                          "pred.perf.R2": cv.get("pred_perf_r2"),
+                          "pred.perf.pval": cv.get("pred_perf_pval"), "pred.perf.qval": None,
+                          "rho_avg": cv.get("pred_perf_rho")})
+        pvals = np.array([np.nan if e["pred.perf.pval"] is None else e["pred.perf.pval"]
+                          for e in extra], dtype=float)
+        for e, q in zip(extra, _bh(pvals)):
+            e["pred.perf.qval"] = None if np.isnan(q) else float(q)
+        con.executemany("INSERT INTO extra VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [list(e.values()) for e in extra])
         con.execute("INSERT INTO construction VALUES (?, ?)", (chromosome, cv_seed))
         con.execute("INSERT INTO sample_info VALUES (?)", (n_samples,))
         for name, cols in (("weights_rsid", "weights (rsid)"), ("weights_gene", "weights (gene)"),
@@ -274,9 +291,9 @@ def _write_predixcan_tables(path, models, n_samples, chromosome, cv_seed):
         con.commit()
     finally:
         con.close()
-    table = pd.DataFrame([e[:5] + [q, e[5]] for e, q in zip(extra, qvals)],
-                         columns=["gene", "genename", "n.snps.in.model", "pred.perf.R2",
-                                  "pred.perf.pval", "pred.perf.qval", "rho_avg"])
+    table = pd.DataFrame(extra, columns=["gene", "genename", "gene_type", "n.snps.in.model",
+                                         "pred.perf.R2", "pred.perf.pval", "pred.perf.qval",
+                                         "rho_avg"])
     numbers = ["pred.perf.R2", "pred.perf.pval", "pred.perf.qval", "rho_avg"]
     table[numbers] = table[numbers].astype(float)  # (None, a model without CV: NaN)
     return table
