@@ -280,9 +280,8 @@ _GROUPS = {}
 
 
 def real_groups():
-    """``(table, {phenotype: group})``: the groups table written by the phenotype_list
-    checkpoint (phenotype, group, window), read once per version of the file (every
-    fit and final-fit job asks)."""
+    """The groups table written by the phenotype_list checkpoint (phenotype, group,
+    window), read once per version of the file (every fit and final-fit job asks)."""
     import pandas as pd
 
     path = checkpoints.phenotype_list.get().output.groups
@@ -296,21 +295,17 @@ def real_groups():
             keep_default_na=False,
         )
         _GROUPS.clear()
-        _GROUPS[key] = table, dict(zip(table["phenotype"], table["group"]))
+        _GROUPS[key] = table
     return _GROUPS[key]
 
 
 def group_ids():
-    return sorted(real_groups()[0]["group"].unique().tolist())
+    return sorted(real_groups()["group"].unique().tolist())
 
 
 def group_phenotypes(wildcards):
-    groups = real_groups()[0]
+    groups = real_groups()
     return groups.loc[groups["group"] == int(wildcards.group), "phenotype"].tolist()
-
-
-def phenotype_group(wildcards):
-    return int(real_groups()[1][wildcards.phenotype])
 
 
 def real_files(pattern):
@@ -325,14 +320,10 @@ def real_fits(wildcards):
 def group_runtime(wildcards, input):
     """Minutes for a group job: a fit's budget (fit_runtime) per phenotype, scaled by
     the share of the SNPs in its window, plus half a minute per phenotype."""
-    groups = real_groups()[0]
+    groups = real_groups()
     share = groups.loc[groups["group"] == int(wildcards.group), "snp_fraction"]
     per_fit = fit_runtime(wildcards, input) - 10
     return int(10 + sum(0.5 + per_fit * float(f) for f in share))
-
-
-def phenotype_column(wildcards):
-    return wildcards.phenotype
 
 
 def timing_inputs(wildcards):
@@ -411,7 +402,7 @@ def all_model_files(wildcards=None):
 def model_list(wildcards=None):
     """(phenotype, method, model prefix) of every final fit."""
     return [
-        (p, m, R(f"results/models/{p}/{m}"))
+        (p, m, model_pattern().format(phenotype=p, method=m))
         for p in model_phenotypes()
         for m in REAL_METHODS
     ]

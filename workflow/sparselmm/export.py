@@ -44,8 +44,7 @@ from .methods import make_model
 from .methods import method as registry_row
 from .outputs import atomic, write_text, write_tsv
 from .plink import read_bim
-from .samples import phenotype_samples
-from .tables import read_table
+from .samples import SampleTables
 
 # fitted values worth keeping with a model, where it has them
 HYPERPARAMETERS = ("pi_", "sigma2_e_", "sigma2_b_", "pve_", "weights_", "prior_var_", "alpha_",
@@ -104,7 +103,7 @@ def cv_accuracy(metrics, predictions, phenotype=None):
 
 def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
               min_pip=0.0, cv_metrics=(), cv_predictions=(), cols=None, window=None,
-              read=None, log=sys.stderr):
+              read=None, samples=None, bim=None, log=sys.stderr):
     """Fit ``method`` on every sample of ``phenotype`` and write the model files
     ``{out}.weights.tsv``, ``.score``, ``.afreq`` and ``.json``.
 
@@ -117,16 +116,19 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     (``pruning``), so the exported model is exactly what is written, and how close
     it is to the fit is known. ``cols``: the SNPs (.bim rows) of the phenotype's
     cis window (None: every SNP), ``window`` its description for the json. ``read``:
-    ``read(rows, cols)`` gives those genotypes (default: from ``bed``; a group of
-    phenotypes shares one read, :func:`final_fit_group`).
+    ``read(rows, cols)`` gives those genotypes (default: from ``bed``); ``samples``, a
+    :class:`sparselmm.samples.SampleTables` of ``bed``, ``phenotypes`` and
+    ``covariates``, and ``bim``, the .bim table: what a group of phenotypes reads once
+    (:func:`final_fit_group`; default: read here).
     """
-    ids, rows, y, Z = phenotype_samples(bed, phenotypes, phenotype, covariates, transform)
+    samples = samples or SampleTables(bed, phenotypes, covariates)
+    ids, rows, y, Z = samples(phenotype, transform)
     if read is None:
         G = plink.read_genotypes(bed, rows=rows, cols=cols)
     else:
         G = read(rows, cols)
     model = make_model(method, options).fit(G, y, Z)
-    bim = read_bim(bed)
+    bim = read_bim(bed) if bim is None else bim
     if cols is not None:
         bim = bim.iloc[np.asarray(cols)].reset_index(drop=True)
     weights = bim[["snp", "chrom", "pos", "a1", "a2"]].copy()
@@ -149,7 +151,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     write_tsv(pd.DataFrame({"#CHROM": used["chrom"], "ID": used["snp"], "REF": used["a2"],
                             "ALT": used["a1"], "ALT_FREQS": used["a1_mean"] / 2,
                             "OBS_CT": n_obs}), f"{out}.afreq", float_format="%.12g")
-    names = [] if covariates is None else list(read_table(covariates, "covariate").columns)
+    names = [] if samples.covariates is None else list(samples.covariates.columns)
     genetic = model.predict_genetic(G)
     info = {
         "phenotype": phenotype, "method": method, "options": dict(options or {}),
@@ -183,7 +185,9 @@ def final_fit_group(*, bed, phenotypes, covariates, groups, method, options, tra
     prefix with ``{phenotype}`` and ``{method}`` unfilled; ``cv_metrics`` and
     ``cv_predictions``: the group's CV fold files. Returns the group's manifest: a
     row per phenotype with its model prefix and the SNPs in the model."""
-    windows = group_columns(groups, lambda: read_bim(bed))
+    bim = read_bim(bed)
+    samples = SampleTables(bed, phenotypes, covariates)
+    windows = group_columns(groups, lambda: bim)
     wanted = list(windows.values())
     union = None if any(w is None for w in wanted) else np.unique(np.concatenate(wanted))
     t0 = time.perf_counter()
@@ -207,7 +211,7 @@ def final_fit_group(*, bed, phenotypes, covariates, groups, method, options, tra
                             covariates=covariates, method=method, options=options,
                             transform=transform, out=out, min_pip=min_pip,
                             cv_metrics=cv_metrics, cv_predictions=cv_predictions, cols=cols,
-                            window=window, read=read, log=log)
+                            window=window, read=read, samples=samples, bim=bim, log=log)
         rows.append({"phenotype": row.phenotype, "method": method, "prefix": out,
                      "n_snps_in_model": info["n_snps_in_model"]})
     return pd.DataFrame(rows)
@@ -309,6 +313,16 @@ def model_weights(prefix):
 COVARIANCE_HEADER = "GENE\tRSID1\tRSID2\tVALUE\n"
 
 
+def _training_dosages(bed, rows, cols, means=None):
+    """A1 dosages (float) of the samples at ``rows`` and SNPs at ``cols``, a missing call
+    at ``means`` (the model's training means; default: the mean of the calls read,
+    the same value in the training samples)."""
+    G = plink.read_genotypes(bed, rows=rows, cols=cols).astype(float)
+    G[G == INT8_MISSING] = np.nan
+    fill = np.nanmean(G, axis=0) if means is None else np.asarray(means, dtype=float)
+    return np.where(np.isnan(G), fill, G)
+
+
 def _gzip(text):
     """``text`` as one gzip member, without a name or time in its header (reruns write
     the same bytes); members written one after another make one gzip file."""
@@ -330,6 +344,7 @@ def write_predixcan_covariance(path, models, *, bed, phenotypes, covariates, tra
     """
     bim = read_bim(bed)
     where = pd.Series(np.arange(len(bim)), index=bim["snp"])
+    samples = SampleTables(bed, phenotypes, covariates)
     written, too_many = {}, []
     with atomic(path) as tmp, open(tmp, "wb") as fh:
         fh.write(_gzip(COVARIANCE_HEADER))
@@ -340,12 +355,11 @@ def write_predixcan_covariance(path, models, *, bed, phenotypes, covariates, tra
             if len(w) > max_snps:
                 too_many.append(f"{gene} ({len(w)})")
                 continue
-            _, rows, _, _ = phenotype_samples(bed, phenotypes, gene, covariates, transform)
+            _, rows, _, _ = samples(gene, transform)
             cols = where.reindex(w["snp"]).to_numpy()
             if np.isnan(cols.astype(float)).any():
                 raise ValueError(f"{prefix}.weights.tsv: SNPs not in {bed}.bim")
-            G = plink.read_genotypes(bed, rows=rows, cols=cols.astype(int)).astype(float)
-            G = np.where(G == INT8_MISSING, w["a1_mean"].to_numpy(), G)
+            G = _training_dosages(bed, rows, cols.astype(int), means=w["a1_mean"])
             C = np.atleast_2d(np.cov(G, rowvar=False))
             i, j = np.triu_indices(len(w))
             snps = w["snp"].to_numpy()
@@ -422,17 +436,16 @@ def write_fusion(pos_file, genes, methods, *, prefix, bed, phenotypes, covariate
     (out_dir / "weights").mkdir(parents=True, exist_ok=True)
     bim = read_bim(bed)
     where = pd.Series(np.arange(len(bim)), index=bim["snp"])
+    samples = SampleTables(bed, phenotypes, covariates)
     rows, perf, pos = [], [], []
     for gene in genes:
         used = {m: model_weights(prefix.format(phenotype=gene, method=m)) for m in methods}
         snps = sorted({s for w in used.values() for s in w["snp"]}, key=where.get)
         if not snps:
             continue
-        _, samples, _, _ = phenotype_samples(bed, phenotypes, gene, covariates, transform)
+        _, training, _, _ = samples(gene, transform)
         cols = where[snps].to_numpy()
-        G = plink.read_genotypes(bed, rows=samples, cols=cols).astype(float)
-        G[G == INT8_MISSING] = np.nan
-        G = np.where(np.isnan(G), np.nanmean(G, axis=0), G)
+        G = _training_dosages(bed, training, cols)
         sd = pd.Series(G.std(axis=0, ddof=1), index=snps)
         info = bim.iloc[cols]
         for m, w in used.items():

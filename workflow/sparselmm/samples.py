@@ -56,11 +56,25 @@ def fit_samples(fam, pheno, phenotype, cov_tab=None, transform="none", within=No
     return ids, rows, y, cov
 
 
+class SampleTables:
+    """The files :func:`fit_samples` reads (the PLINK prefix ``bed``'s .fam, the
+    phenotype table, the covariate table or None), read once; called with a phenotype
+    (and ``transform``, ``within``), it gives that phenotype's :func:`fit_samples`.
+    For the jobs that take many phenotypes' samples in turn."""
+
+    def __init__(self, bed, phenotypes, covariates=None):
+        self.fam = plink.read_samples(bed)
+        self.pheno = read_table(phenotypes, "phenotype")
+        self.covariates = None if covariates is None else read_table(covariates, "covariate")
+        self.source = phenotypes
+
+    def __call__(self, phenotype, transform="none", within=None):
+        return fit_samples(self.fam, self.pheno, phenotype, self.covariates, transform,
+                           within, source=self.source)
+
+
 def phenotype_samples(bed, phenotypes, phenotype, covariates=None, transform="none",
                       within=None):
     """:func:`fit_samples` from the files: the PLINK prefix ``bed``, the phenotype
     table and the covariate table (None: no covariates)."""
-    fam = plink.read_samples(bed)
-    pheno = read_table(phenotypes, "phenotype")
-    cov_tab = None if covariates is None else read_table(covariates, "covariate")
-    return fit_samples(fam, pheno, phenotype, cov_tab, transform, within, source=phenotypes)
+    return SampleTables(bed, phenotypes, covariates)(phenotype, transform, within)
