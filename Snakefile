@@ -19,6 +19,7 @@ include: "workflow/rules/models.smk"
 
 
 check_config_paths()
+check_sample_sizes()
 
 
 onerror:

@@ -755,6 +755,19 @@ def test_a_mistyped_path_over_a_finished_run_is_an_error(finished_real, tmp_path
     assert len(out.splitlines()) < 10, out
 
 
+def test_packed_genotypes_give_the_same_table(finished_real, tmp_path):
+    """genotype_storage: packed (the fits read the mapped .bed) reruns the fits, whose
+    table is the int8 run's byte for byte."""
+    wd = copy_of(finished_real, tmp_path)
+    table = (wd / REAL_ONLY[0]).read_bytes()
+    (wd / "config.yaml").write_text(USER.replace("realdata:\n", "realdata:\n"
+                                                 "  genotype_storage: packed\n"))
+    run(wd, *REAL_ONLY)
+    log = (wd / "results/logs/fit_real/group1/sparselmm/fold0.log").read_text()
+    assert "mapped (2 bits per genotype)" in log
+    assert (wd / REAL_ONLY[0]).read_bytes() == table
+
+
 def test_an_interrupted_fit_job_is_redone(finished_real, tmp_path):
     """A fit job killed after its files appeared (cut short, as a kill or a full disk
     leaves a file written in place) is redone by the next run, although it comes after

@@ -162,14 +162,26 @@ def genotype_mb(input):
     return 4 * os.path.getsize(input.bed) / 1e6 if os.path.exists(input.bed) else 100
 
 
+def genotype_storage(wildcards, input):
+    """The genotypes' form in a fit, int8 or packed (realdata.genotype_storage; auto
+    decides by the fileset's size)."""
+    choice = config["realdata"]["genotype_storage"]
+    return REGISTRY.genotype_storage(choice, genotype_mb(input))
+
+
 def fit_mem_mb(wildcards, input):
-    # every method keeps the int8 genotypes (train + test, about 1x) plus per-fit
-    # working memory (the registry's bytes per genotype); measured at 5,123 x 319,147
-    # (1.6 GB int8): Lasso 2.35 GiB, elastic net 2.40 GiB peak
-    # (bench/bench_realdata_fold.py)
+    # int8: every method keeps the int8 genotypes (train + test, about 1x) plus
+    # per-fit working memory (the registry's bytes per genotype); measured at
+    # 5,123 x 319,147 (1.6 GB int8): Lasso 2.35 GiB, elastic net 2.40 GiB peak
+    # (bench/bench_realdata_fold.py). packed: the mapped .bed (a quarter of that,
+    # shared with other jobs through the page cache) and the registry's packed
+    # working memory per genotype (bench/biobank.py)
     row = REGISTRY.method(wildcards.method)
-    per_genotype = row.mem_bytes_per_genotype(method_options(wildcards))
-    return int(1000 + per_genotype * genotype_mb(input))
+    options = method_options(wildcards)
+    if genotype_storage(wildcards, input) == "packed":
+        per_genotype = row.packed_mem_bytes_per_genotype(options)
+        return int(1000 + per_genotype * genotype_mb(input))
+    return int(1000 + row.mem_bytes_per_genotype(options) * genotype_mb(input))
 
 
 def fit_runtime(wildcards, input):
@@ -513,6 +525,35 @@ def config_paths():
     if SCORING["genotypes"]:
         paths.append(("scoring.genotypes", SCORING["genotypes"], "plink"))
     return paths
+
+
+def fam_samples(prefix):
+    """Samples in a fileset's .fam, None where it does not exist yet."""
+    fam = plink_files(str(prefix))["fam"]
+    if not os.path.exists(fam):
+        return None
+    with open(fam) as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def check_sample_sizes():
+    """Stop before any job runs when a method of ``methods:`` cannot run on the data's
+    sample size (the methods with an n x n matrix; sparselmm.methods.max_samples)."""
+    sizes = []
+    if SIM["enabled"]:
+        sim = SIM["genotypes"]
+        if sim in ("independent", "coalescent"):
+            sizes.append((METHODS, SIM["n_individuals"], "simulation.n_individuals"))
+        elif fam_samples(sim) is not None:
+            sizes.append((METHODS, fam_samples(sim), f"simulation.genotypes {sim}.fam"))
+    if REAL["enabled"] and fam_samples(REAL["genotypes"]) is not None:
+        fam = f"realdata.genotypes {REAL['genotypes']}.fam"
+        sizes.append((REAL_METHODS, fam_samples(REAL["genotypes"]), fam))
+    for names, n, source in sizes:
+        try:
+            REGISTRY.check_sample_size(names, n, source)
+        except ValueError as err:
+            raise WorkflowError(f"config.yaml methods: {err}") from None
 
 
 def made_by_a_rule(path):

@@ -59,5 +59,7 @@ rule fit_real:
         options=method_options,
         names=group_phenotypes,
         transform=config["realdata"]["phenotype_transform"],
+        # a config value (not a function of the input): a change refits
+        genotype_storage=config["realdata"]["genotype_storage"],
     script:
         "../scripts/fit_group.py"

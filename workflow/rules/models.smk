@@ -34,6 +34,8 @@ rule final_fit_group:
         min_pip=config["models"]["min_pip"],
         window_kb=config["realdata"]["cis_window_kb"],
         prefix=model_pattern,
+        # a config value (not a function of the input): a change refits
+        genotype_storage=config["realdata"]["genotype_storage"],
         # the model files' layout: a new value refits the models of earlier runs
         # (2: the CV correlation's sign, pred_perf_rho, for PredictDB's filter)
         layout=2,

@@ -15,7 +15,8 @@ manifest = final_fit_group(
     bed=plink_prefix(inp.bed), phenotypes=inp.phenotypes, covariates=inp.covariates,
     groups=groups, method=wc.method, options=params.options, transform=params.transform,
     prefix=params.prefix, window_kb=params.window_kb, min_pip=params.min_pip,
-    cv_metrics=list(inp.metrics), cv_predictions=list(inp.predictions))
+    cv_metrics=list(inp.metrics), cv_predictions=list(inp.predictions),
+    storage=params.genotype_storage)
 write_tsv(manifest, out.manifest)  # last: the job's declared output
 print(f"{len(manifest)} models, {manifest['n_snps_in_model'].sum()} SNPs in all",
       file=sys.stderr)

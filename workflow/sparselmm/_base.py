@@ -26,6 +26,7 @@ The SNP part of a prediction, restricted to some SNPs if asked, is
 import numpy as np
 
 from ._design import check_genotypes, covariate_matrix, standardized_matvec
+from ._kernels import PackedBed
 
 
 class EstimatorParams:
@@ -116,7 +117,7 @@ class LinearPredictor(EstimatorParams):
         kernel of ``predict``, without a float copy of the columns.
         """
         self._check_fitted()
-        X = X if hasattr(X, "dtype") else np.asarray(X)
+        X = X if hasattr(X, "dtype") or isinstance(X, PackedBed) else np.asarray(X)
         self._check_width(X)
         b = self._b
         if snps is not None:

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
+from ._kernels import PackedBed
 
 BLOCK = 2048
+# the most float64 values of one block (128 MB): fewer columns per block at biobank
+# sample sizes
+BLOCK_VALUES = 2**24
 
 
 def polymorphic(mean, sd):
@@ -31,8 +35,12 @@ def inverse_sd(mean, sd):
 def check_genotypes(X, name="X", fill=None):
     """Return ``(G, sentinel)``: a Fortran-ordered int8 or float64 matrix.
 
-    Missing floats (NaN) are replaced by ``fill[j]`` (default: the column mean).
+    Missing floats (NaN) are replaced by ``fill[j]`` (default: the column mean). A
+    :class:`PackedBed` is returned as it is (its missing code reads as the int8
+    sentinel).
     """
+    if isinstance(X, PackedBed):
+        return X, np.int8(_kernels.INT8_MISSING)
     if not hasattr(X, "dtype"):
         try:
             X = np.asarray(X, dtype=np.float64)
@@ -60,6 +68,26 @@ def check_genotypes(X, name="X", fill=None):
             else:
                 G[~obs, j] = G[obs, j].mean() if obs.any() else 0.0
     return G, np.float64(np.nan)
+
+
+def take_columns(G, cols):
+    """The int8 (or float) dosages of the SNPs ``cols`` of ``G`` as a Fortran array;
+    decoded from a :class:`PackedBed`."""
+    cols = np.asarray(cols, dtype=np.int64)
+    if not isinstance(G, PackedBed):
+        return np.asfortranarray(G[:, cols])
+    out = np.empty((G.shape[0], cols.size), dtype=np.int8, order="F")
+    _kernels.decode_columns(G, cols, out)
+    return out
+
+
+def take_rows(G, rows):
+    """The samples ``rows`` of ``G``: for a :class:`PackedBed` an index into the same
+    mapped file (nothing is copied), for an array a Fortran copy."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if not isinstance(G, PackedBed):
+        return np.asfortranarray(G[rows])
+    return PackedBed(G.data, G.rows[rows], (rows.size, G.shape[1]))
 
 
 def check_vector(y, n, name):
@@ -253,9 +281,10 @@ def standardised_blocks(G, sentinel, mean, scale):
     The block buffer is reused: copy a block that must outlive the next step.
     """
     n, p = G.shape
-    buf = np.empty((n, min(BLOCK, p)), order="F")
-    for j0 in range(0, p, BLOCK):
-        j1 = min(p, j0 + BLOCK)
+    width = int(min(BLOCK, max(16, BLOCK_VALUES // max(n, 1))))
+    buf = np.empty((n, min(width, p)), order="F")
+    for j0 in range(0, p, width):
+        j1 = min(p, j0 + width)
         blk = buf[:, : j1 - j0]
         _kernels.decode_block(G, sentinel, mean, scale, j0, j1, blk)
         yield j0, j1, blk

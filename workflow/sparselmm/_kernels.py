@@ -6,7 +6,10 @@ standardises a column on the fly::
 
     x_ij = (g_ij - m_j) / s_j          (0 where g_ij is missing)
 
-so that no standardised float copy of ``G`` is ever made. For float input the
+so that no standardised float copy of ``G`` is ever made. ``G`` may also be a
+:class:`PackedBed`, the .bed's own 2-bit codes: the kernels take each SNP through
+:func:`column`, which compiles to ``G[:, j]`` itself for an array and to a decode of
+that SNP's bytes into a small buffer otherwise, so both give the same numbers. For float input the
 sentinel is NaN, which never compares equal, so no value is treated as missing
 (float input is imputed before it reaches these kernels).
 
@@ -16,11 +19,84 @@ in the covariate space, and ``C[:, j] = Q^T x_j``.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 INT8_MISSING = -127
+
+
+class PackedBed(NamedTuple):
+    """Genotypes left in PLINK's 2-bit SNP-major layout (a memory-mapped .bed).
+
+    Every kernel takes one in place of the int8 matrix ``G`` and reads the same
+    dosages (:func:`column`), so the arithmetic, and the result, is the same bit for
+    bit. Row ``i`` of the matrix is the .fam's sample ``rows[i]``: a fold's training
+    samples are an index over the one mapped file, not a copy.
+    """
+
+    data: np.ndarray  # uint8, p x ceil(n_fam / 4): each SNP's bytes, as in the .bed
+    rows: np.ndarray  # int64, the .fam row of each matrix row
+    shape: tuple  # (rows.size, p)
+
+
+# a 2-bit .bed code as an A1 dosage (bed-reader's count_A1): 00 = two copies of A1,
+# 01 = missing, 10 = one copy, 11 = none
+CODE_DOSAGE = np.array([2, INT8_MISSING, 1, 0], dtype=np.int8)
+
+
+def _byte_dosages():
+    """A .bed byte's 4 dosages as one little-endian uint32 (4 int8 values)."""
+    table = np.zeros(256, dtype=np.uint32)
+    for byte in range(256):
+        for k in range(4):
+            table[byte] |= (int(CODE_DOSAGE[(byte >> 2 * k) & 3]) & 0xFF) << (8 * k)
+    return table
+
+
+BYTE_DOSAGES = _byte_dosages()
+
+
+def scratch(G, width):
+    """Working memory for :func:`column` (``width`` columns at a time)."""
+    raise TypeError("scratch is for compiled kernels")
+
+
+def column(G, j, work, slot):
+    """``(X, c)`` with ``X[:, c]`` the int8 dosages of SNP ``j`` of ``G``: ``(G, j)``
+    itself for an array; for a :class:`PackedBed`, SNP ``j`` decoded (a table over
+    whole bytes, then the rows gathered) into column ``slot`` of ``work``."""
+    raise TypeError("column is for compiled kernels")
+
+
+@overload(scratch, inline="always")
+def _scratch(G, width):
+    if isinstance(G, types.Array):
+        return lambda G, width: (np.empty(0, np.int8), np.empty((0, 0), np.int8).T)
+
+    def packed(G, width):
+        return (np.empty(4 * G.data.shape[1], np.int8),
+                np.empty((width, G.rows.shape[0]), np.int8).T)
+    return packed
+
+
+@overload(column, inline="always")
+def _column(G, j, work, slot):
+    if isinstance(G, types.Array):
+        return lambda G, j, work, slot: (G, j)
+
+    def packed(G, j, work, slot):
+        full, buf = work
+        words = full.view(np.uint32)
+        for b in range(G.data.shape[1]):
+            words[b] = BYTE_DOSAGES[G.data[j, b]]
+        rows = G.rows
+        for i in range(rows.shape[0]):
+            buf[i, slot] = full[rows[i]]
+        return buf, slot
+    return packed
 
 # Reassociation lets LLVM vectorise the float reductions (measured 5x faster
 # per genotype); no flag that assumes away NaN or inf, so the NaN sentinel of
@@ -41,13 +117,15 @@ def column_moments(G, sentinel):
     mean = np.zeros(p)
     sd = np.zeros(p)
     n_miss = np.zeros(p, dtype=np.int64)
+    work = scratch(G, 1)
     for j in range(p):
+        X, c = column(G, j, work, 0)
         s1 = 0.0
         s2 = 0.0
         cnt = 0
         shift = 0.0
         for i in range(n):
-            g = G[i, j]
+            g = X[i, c]
             if g != sentinel:
                 if cnt == 0:
                     shift = float(g)
@@ -65,67 +143,85 @@ def column_moments(G, sentinel):
 
 
 @njit(cache=True, nogil=True)
+def decode_columns(G, cols, out):
+    """``out[:, t] = G[:, cols[t]]``: the raw dosages of some SNPs, as stored."""
+    work = scratch(G, 1)
+    for t in range(cols.shape[0]):
+        X, c = column(G, cols[t], work, 0)
+        for i in range(out.shape[0]):
+            out[i, t] = X[i, c]
+
+
+@njit(cache=True, nogil=True)
 def decode_block(G, sentinel, mean, scale, j0, j1, out):
     """Write standardised columns ``j0:j1`` of ``G`` into ``out[:, :j1-j0]``."""
     n = G.shape[0]
+    work = scratch(G, 1)
     for j in range(j0, j1):
+        X, c = column(G, j, work, 0)
         mj = mean[j]
         sj = scale[j]
-        c = j - j0
+        o = j - j0
         for i in range(n):
-            g = G[i, j]
-            out[i, c] = 0.0 if g == sentinel else (float(g) - mj) * sj
+            g = X[i, c]
+            out[i, o] = 0.0 if g == sentinel else (float(g) - mj) * sj
 
 
 @njit(cache=True, nogil=True)
 def matvec(G, sentinel, mean, scale, b, out):
     """``out += X b`` for the standardised X; columns with ``b_j == 0`` skipped."""
     n, p = G.shape
+    work = scratch(G, 1)
     for j in range(p):
         bj = b[j] * scale[j]
         if bj == 0.0:
             continue
+        X, c = column(G, j, work, 0)
         mj = mean[j]
         for i in range(n):
-            g = G[i, j]
+            g = X[i, c]
             if g != sentinel:
                 out[i] += (float(g) - mj) * bj
 
 
+# The helpers below take a column ``X[:, c]`` (from :func:`column`) and the SNP ``j``
+# it holds, whose moments and projections they use.
+
+
 @njit(cache=True, nogil=True, fastmath=FAST, inline="always")
-def column_dot(G, j, sentinel, mj, v):
-    """``sum_i (g_ij - m_j) v_i`` over observed entries of column ``j``."""
+def column_dot(X, c, sentinel, mj, v):
+    """``sum_i (g_i - m_j) v_i`` over the observed entries of ``X[:, c]``."""
     acc = 0.0
-    for i in range(G.shape[0]):
-        g = G[i, j]
+    for i in range(X.shape[0]):
+        g = X[i, c]
         acc += (float(g) - mj) * v[i] if g != sentinel else 0.0
     return acc
 
 
 @njit(cache=True, nogil=True, fastmath=FAST, inline="always")
-def column_axpy(G, j, sentinel, mj, a, v):
-    """``v_i += a (g_ij - m_j)`` over observed entries of column ``j``."""
-    for i in range(G.shape[0]):
-        g = G[i, j]
+def column_axpy(X, c, sentinel, mj, a, v):
+    """``v_i += a (g_i - m_j)`` over the observed entries of ``X[:, c]``."""
+    for i in range(X.shape[0]):
+        g = X[i, c]
         v[i] += a * (float(g) - mj) if g != sentinel else 0.0
 
 
 @njit(cache=True, nogil=True, fastmath=FAST, inline="always")
-def residual_dot(G, j, sentinel, mean, scale, C, u, v):
+def residual_dot(X, c, j, sentinel, mean, scale, C, u, v):
     """``(P x_j)^T r`` for the projected residual ``r = v + Q u``."""
-    xr = column_dot(G, j, sentinel, mean[j], v) * scale[j]
-    for c in range(C.shape[0]):
-        xr += C[c, j] * u[c]
+    xr = column_dot(X, c, sentinel, mean[j], v) * scale[j]
+    for k in range(C.shape[0]):
+        xr += C[k, j] * u[k]
     return xr
 
 
 @njit(cache=True, nogil=True, fastmath=FAST, inline="always")
-def move_residual(G, j, sentinel, mean, scale, C, u, v, delta):
+def move_residual(X, c, j, sentinel, mean, scale, C, u, v, delta):
     """Account for ``b_j += delta`` in ``v = y~ - X b`` and ``u = Q^T X b``."""
     if delta != 0.0:
-        column_axpy(G, j, sentinel, mean[j], -delta * scale[j], v)
-        for c in range(C.shape[0]):
-            u[c] += delta * C[c, j]
+        column_axpy(X, c, sentinel, mean[j], -delta * scale[j], v)
+        for k in range(C.shape[0]):
+            u[k] += delta * C[k, j]
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
@@ -138,9 +234,11 @@ def sweep(G, sentinel, mean, scale, C, d, order, v, u, alpha, mu, s2,
     place. Returns the largest absolute change in ``alpha``.
     """
     max_change = 0.0
+    work = scratch(G, 1)
     for t in range(order.shape[0]):
         j = order[t]
-        xr = residual_dot(G, j, sentinel, mean, scale, C, u, v)
+        X, c = column(G, j, work, 0)
+        xr = residual_dot(X, c, j, sentinel, mean, scale, C, u, v)
         b_old = alpha[j] * mu[j]
         dj = d[j]
         s2j = sigma2 * sa / (sa * dj + 1.0)
@@ -157,7 +255,7 @@ def sweep(G, sentinel, mean, scale, C, d, order, v, u, alpha, mu, s2,
         alpha[j] = aj
         mu[j] = muj
         s2[j] = s2j
-        move_residual(G, j, sentinel, mean, scale, C, u, v, aj * muj - b_old)
+        move_residual(X, c, j, sentinel, mean, scale, C, u, v, aj * muj - b_old)
     return max_change
 
 
@@ -175,10 +273,12 @@ def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigm
     K = prior_var.shape[0]
     logw = np.empty(K)
     max_change = 0.0
+    work = scratch(G, 1)
     for j in range(G.shape[1]):
         if not active[j]:
             continue
-        xr = residual_dot(G, j, sentinel, mean, scale, C, u, v)
+        X, c = column(G, j, work, 0)
+        xr = residual_dot(X, c, j, sentinel, mean, scale, C, u, v)
         b_old = b[j]
         dj = d[j]
         xr += dj * b_old
@@ -206,15 +306,20 @@ def sweep_mix(G, sentinel, mean, scale, C, d, active, v, u, phi, mu, s2, b, sigm
             phi[j, k] = w
             bj += w * mu[j, k]
         b[j] = bj
-        move_residual(G, j, sentinel, mean, scale, C, u, v, bj - b_old)
+        move_residual(X, c, j, sentinel, mean, scale, C, u, v, bj - b_old)
     return max_change
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
 def rmatvec(G, sentinel, mean, scale, active, z, out):
     """``out = X^T z`` for the standardised X; 0 for SNPs outside ``active``."""
+    work = scratch(G, 1)
     for j in range(G.shape[1]):
-        out[j] = column_dot(G, j, sentinel, mean[j], z) * scale[j] if active[j] else 0.0
+        if active[j]:
+            X, c = column(G, j, work, 0)
+            out[j] = column_dot(X, c, sentinel, mean[j], z) * scale[j]
+        else:
+            out[j] = 0.0
 
 
 # -- penalised regression (Lasso / elastic net) ------------------------------------
@@ -225,16 +330,16 @@ def rmatvec(G, sentinel, mean, scale, active, z, out):
 
 
 @njit(cache=True, nogil=True, fastmath=FAST, inline="always")
-def weighted_residual_dot(G, j, sentinel, mean, scale, C, u, v, w):
+def weighted_residual_dot(X, c, j, sentinel, mean, scale, C, u, v, w):
     """``(P x_j)^T r`` with ``r = w * v + Q u`` (``Q`` is 0 outside the fit)."""
     mj = mean[j]
     acc = 0.0
-    for i in range(G.shape[0]):
-        g = G[i, j]
+    for i in range(X.shape[0]):
+        g = X[i, c]
         acc += (float(g) - mj) * v[i] * w[i] if g != sentinel else 0.0
     acc *= scale[j]
-    for c in range(C.shape[0]):
-        acc += C[c, j] * u[c]
+    for k in range(C.shape[0]):
+        acc += C[k, j] * u[k]
     return acc
 
 
@@ -249,10 +354,12 @@ def enet_epoch(G, sentinel, mean, scale, C, d, ws, w, v, u, b, l1, l2):
     decrease scale ``d_j (delta b_j)^2`` of the pass.
     """
     largest = 0.0
+    work = scratch(G, 1)
     for t in range(ws.shape[0]):
         j = ws[t]
+        X, c = column(G, j, work, 0)
         bj = b[j]
-        z = weighted_residual_dot(G, j, sentinel, mean, scale, C, u, v, w) + d[j] * bj
+        z = weighted_residual_dot(X, c, j, sentinel, mean, scale, C, u, v, w) + d[j] * bj
         if z > l1:
             new = (z - l1) / (d[j] + l2)
         elif z < -l1:
@@ -262,7 +369,7 @@ def enet_epoch(G, sentinel, mean, scale, C, d, ws, w, v, u, b, l1, l2):
         delta = new - bj
         if delta != 0.0:
             b[j] = new
-            move_residual(G, j, sentinel, mean, scale, C, u, v, delta)
+            move_residual(X, c, j, sentinel, mean, scale, C, u, v, delta)
             step = d[j] * delta * delta
             if step > largest:
                 largest = step
@@ -278,26 +385,28 @@ def missing_calls(G, sentinel, n_missing):
     for j in range(p):
         ptr[j + 1] = ptr[j] + n_missing[j]
     rows = np.empty(ptr[p], dtype=np.int64)
+    work = scratch(G, 1)
     for j in range(p):
         q = ptr[j]
         if n_missing[j] > 0:
+            X, c = column(G, j, work, 0)
             for i in range(G.shape[0]):
-                if G[i, j] == sentinel:
+                if X[i, c] == sentinel:
                     rows[q] = i
                     q += 1
     return ptr, rows
 
 
 @njit(cache=True, nogil=True, fastmath=FAST, inline="always")
-def _finish_correlation(G, j, acc, total, mean, scale, Ct, ptr, rows, z, u):
+def _finish_correlation(X, c, j, acc, total, mean, scale, Ct, ptr, rows, z, u):
     """``x_j^T z + C_j^T u`` from ``acc = sum_i g_ij z_i`` over every row."""
     mj = mean[j]
     acc -= mj * total
     for q in range(ptr[j], ptr[j + 1]):  # a missing call counts as the mean: 0
-        acc -= (float(G[rows[q], j]) - mj) * z[rows[q]]
+        acc -= (float(X[rows[q], c]) - mj) * z[rows[q]]
     acc *= scale[j]
-    for c in range(Ct.shape[1]):
-        acc += Ct[j, c] * u[c]
+    for k in range(Ct.shape[1]):
+        acc += Ct[j, k] * u[k]
     return acc
 
 
@@ -317,25 +426,30 @@ def correlations(G, mean, scale, Ct, idx, ptr, rows, z, u, out):
     for i in range(n):
         total += z[i]
     T = idx.shape[0]
+    work = scratch(G, 2)
     t = 0
     while t + 1 < T:
         j0 = idx[t]
         j1 = idx[t + 1]
+        X0, c0 = column(G, j0, work, 0)
+        X1, c1 = column(G, j1, work, 1)
         a0 = 0.0
         a1 = 0.0
         for i in range(n):
             zi = z[i]
-            a0 += float(G[i, j0]) * zi
-            a1 += float(G[i, j1]) * zi
-        out[t] = _finish_correlation(G, j0, a0, total, mean, scale, Ct, ptr, rows, z, u)
-        out[t + 1] = _finish_correlation(G, j1, a1, total, mean, scale, Ct, ptr, rows, z, u)
+            a0 += float(X0[i, c0]) * zi
+            a1 += float(X1[i, c1]) * zi
+        out[t] = _finish_correlation(X0, c0, j0, a0, total, mean, scale, Ct, ptr, rows, z, u)
+        out[t + 1] = _finish_correlation(X1, c1, j1, a1, total, mean, scale, Ct, ptr, rows, z,
+                                         u)
         t += 2
     if t < T:
         j0 = idx[t]
+        X0, c0 = column(G, j0, work, 0)
         a0 = 0.0
         for i in range(n):
-            a0 += float(G[i, j0]) * z[i]
-        out[t] = _finish_correlation(G, j0, a0, total, mean, scale, Ct, ptr, rows, z, u)
+            a0 += float(X0[i, c0]) * z[i]
+        out[t] = _finish_correlation(X0, c0, j0, a0, total, mean, scale, Ct, ptr, rows, z, u)
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)

@@ -28,8 +28,14 @@ import pandas as pd
 
 from . import plink
 from ._base import LinearPredictor
-from ._design import check_genotypes, covariate_matrix, standardized_matvec, unprepared
-from ._kernels import INT8_MISSING
+from ._design import (
+    check_genotypes,
+    covariate_matrix,
+    standardized_matvec,
+    take_columns,
+    unprepared,
+)
+from ._kernels import INT8_MISSING, PackedBed
 
 MISSING_GEMMA = ("GEMMA's executable `{exe}` was not found: install Debian's package gemma "
                  "(apt-get install gemma; setup.sh does it when run as root), or leave bslmm "
@@ -91,7 +97,8 @@ class GemmaBSLMM(LinearPredictor):
         self._gemma()
         X, Z = unprepared(X, Z)
         G, _ = check_genotypes(X)
-        G = np.asarray(G, dtype=np.int8) if G.dtype == np.int8 else G
+        if isinstance(G, PackedBed):  # GEMMA reads a .bed of the training samples
+            G = take_columns(G, np.arange(G.shape[1]))
         if G.dtype != np.int8:
             raise ValueError("GemmaBSLMM needs int8 dosages (PLINK .bed genotypes)")
         y = np.asarray(y, dtype=float)
@@ -138,6 +145,8 @@ class GemmaBSLMM(LinearPredictor):
         """
         self._check_fitted()
         G, sentinel = check_genotypes(X, fill=self.x_mean_)
+        if isinstance(G, PackedBed):
+            G = take_columns(G, np.arange(G.shape[1]))
         if G.dtype != np.int8:
             raise ValueError("GemmaBSLMM needs int8 dosages (PLINK .bed genotypes)")
         self._check_width(G)

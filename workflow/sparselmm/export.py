@@ -38,8 +38,10 @@ import numpy as np
 import pandas as pd
 
 from . import plink
+from ._design import take_columns, take_rows
 from ._kernels import INT8_MISSING
 from .cis import group_columns
+from .fitting import resolve_storage
 from .methods import make_model
 from .methods import method as registry_row
 from .outputs import atomic, write_text, write_tsv
@@ -147,7 +149,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     write_tsv(used[["snp", "a1", "weight"]].rename(
         columns={"snp": "ID", "a1": "A1", "weight": "WEIGHT"}), f"{out}.score",
         float_format="%.12g")
-    n_obs = 2 * (G[:, used.index.to_numpy()] != INT8_MISSING).sum(axis=0)
+    n_obs = 2 * (take_columns(G, used.index.to_numpy()) != INT8_MISSING).sum(axis=0)
     write_tsv(pd.DataFrame({"#CHROM": used["chrom"], "ID": used["snp"], "REF": used["a2"],
                             "ALT": used["a1"], "ALT_FREQS": used["a1_mean"] / 2,
                             "OBS_CT": n_obs}), f"{out}.afreq", float_format="%.12g")
@@ -178,27 +180,33 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
 
 def final_fit_group(*, bed, phenotypes, covariates, groups, method, options, transform,
                     prefix, window_kb=None, min_pip=0.0, cv_metrics=(), cv_predictions=(),
-                    log=sys.stderr):
+                    storage="int8", log=sys.stderr):
     """:func:`final_fit` of every phenotype of ``groups`` (rows of the workflow's
     groups table: phenotype, chrom, window_start, window_end), reading the genotypes
     once (every sample, the union of the windows). ``prefix``: the model files'
     prefix with ``{phenotype}`` and ``{method}`` unfilled; ``cv_metrics`` and
-    ``cv_predictions``: the group's CV fold files. Returns the group's manifest: a
-    row per phenotype with its model prefix and the SNPs in the model."""
+    ``cv_predictions``: the group's CV fold files; ``storage``: as in
+    :func:`sparselmm.fitting.fit_fold` (packed: every-SNP fits read the mapped .bed).
+    Returns the group's manifest: a row per phenotype with its model prefix and the
+    SNPs in the model."""
     bim = read_bim(bed)
     samples = SampleTables(bed, phenotypes, covariates)
     windows = group_columns(groups, lambda: bim)
     wanted = list(windows.values())
     union = None if any(w is None for w in wanted) else np.unique(np.concatenate(wanted))
     t0 = time.perf_counter()
-    G = plink.read_genotypes(bed, cols=union)
-    print(f"read {G.shape[0]} samples x {G.shape[1]} SNPs in {time.perf_counter() - t0:.2f} s",
-          file=log)
+    if resolve_storage(storage, bed) == "packed" and union is None:
+        G, how = plink.open_packed(bed), "mapped (2 bits per genotype)"
+    else:
+        G, how = plink.read_genotypes(bed, cols=union), "read as int8"
+    print(f"{G.shape[0]} samples x {G.shape[1]} SNPs {how} in "
+          f"{time.perf_counter() - t0:.2f} s", file=log)
 
     def read(rows, cols):
-        at = slice(None) if cols is None else (
-            cols if union is None else np.searchsorted(union, cols))
-        return np.asfortranarray(G[np.asarray(rows)][:, at])
+        if cols is None:
+            return take_rows(G, rows)
+        return take_columns(take_rows(G, rows), cols if union is None else
+                            np.searchsorted(union, cols))
 
     rows = []
     for row in groups.itertuples():

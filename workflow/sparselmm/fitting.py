@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from . import plink
-from ._design import PreparedGenotypes
+from ._design import PreparedGenotypes, take_columns, take_rows
 from .cv import covariate_fit, heldout_metrics
-from .methods import make_model
+from .methods import genotype_storage, make_model
 from .samples import fit_samples
 from .simulate import read_truth
 from .tables import read_table
@@ -50,7 +50,7 @@ class FoldFits(NamedTuple):
 
 
 def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covariates=None,
-             transform="none", windows=None, truth=None, log=None):
+             transform="none", windows=None, truth=None, storage="int8", log=None):
     """Fit ``method`` on all folds but ``fold`` of every phenotype of ``names`` and
     predict ``fold``.
 
@@ -75,6 +75,12 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
         ``{phenotype: column indices}`` of each phenotype's SNPs (absent: every SNP).
     truth : path, optional
         The ``truth.json`` of a simulated data set, for methods that need it.
+    storage : {"int8", "packed", "auto"}
+        How phenotypes fitted on every SNP hold the genotypes: read into memory as
+        int8 (1 byte per genotype, the fastest kernels), or left packed in the
+        memory-mapped .bed (2 bits per genotype; the fold is a row index over it,
+        and the fits are the same bit for bit); "auto": by the fileset's size
+        (:func:`resolve_storage`). Cis windows are always read as int8.
 
     Returns
     -------
@@ -91,7 +97,8 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
         cols = None  # some phenotype uses every SNP: read them all
     else:
         cols = np.unique(np.concatenate(wanted)) if wanted else np.zeros(0, np.int64)
-    held = {}
+    storage = resolve_storage(storage, bed)
+    held, packed = {}, None
     true_effects = None  # read once the genotypes give the number of SNPs
     preds, metrics, timings = [], [], []
     for name in names:
@@ -105,11 +112,19 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
         key = (rows[train].tobytes(), rows[test].tobytes())
         if held.get("key") != key:
             t0 = time.perf_counter()
-            held = {"key": key, "prepared": None,
-                    "train": plink.read_genotypes(bed, rows=rows[train], cols=cols),
-                    "test": plink.read_genotypes(bed, rows=rows[test], cols=cols)}
-            print(f"read {held['train'].shape[0]} + {held['test'].shape[0]} samples x "
-                  f"{held['train'].shape[1]} SNPs in {time.perf_counter() - t0:.2f} s", file=log)
+            if storage == "packed" and cols is None:
+                packed = packed if packed is not None else plink.open_packed(bed)
+                held = {"key": key, "prepared": None, "train": take_rows(packed, rows[train]),
+                        "test": take_rows(packed, rows[test])}
+                how = "mapped (2 bits per genotype)"
+            else:
+                held = {"key": key, "prepared": None,
+                        "train": plink.read_genotypes(bed, rows=rows[train], cols=cols),
+                        "test": plink.read_genotypes(bed, rows=rows[test], cols=cols)}
+                how = "read as int8"
+            print(f"{held['train'].shape[0]} + {held['test'].shape[0]} samples x "
+                  f"{held['train'].shape[1]} SNPs {how} in {time.perf_counter() - t0:.2f} s",
+                  file=log)
         Ztr = None if Z is None else Z[train]
         Zte = None if Z is None else Z[test]
         window = windows.get(name)
@@ -119,7 +134,7 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
             X, Gte = held["prepared"], held["test"]
         else:
             at = window if cols is None else np.searchsorted(cols, window)
-            X, Gte = np.asfortranarray(held["train"][:, at]), np.asfortranarray(held["test"][:, at])
+            X, Gte = take_columns(held["train"], at), take_columns(held["test"], at)
         print(f"{name}: ", end="", file=log)
         try:
             if truth is not None and true_effects is None:
@@ -137,6 +152,14 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
                         "fit_seconds": round(seconds, 3)})
     return FoldFits(pd.concat(preds, ignore_index=True), pd.DataFrame(metrics),
                     pd.DataFrame(timings))
+
+
+def resolve_storage(storage, bed):
+    """``"int8"`` or ``"packed"`` for a fit on the fileset ``bed``: ``storage`` itself, or
+    for ``"auto"`` packed when the int8 copy would exceed
+    :data:`sparselmm.methods.PACKED_ABOVE_MB`."""
+    bed_bytes = plink.fileset(bed)["bed"].stat().st_size
+    return genotype_storage(storage, 4 * bed_bytes / 1e6)
 
 
 def score_fit(model, *, X_train, y_train, Z_train, G_test, y_test, Z_test, log=None,

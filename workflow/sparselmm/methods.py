@@ -53,6 +53,38 @@ def _int8_memory(options):
     return 2.0
 
 
+def _packed_memory(options):
+    # bytes per genotype of a fit on the packed .bed (genotype_storage: packed):
+    # the mapped file is a quarter byte per genotype, resident once read (and shared
+    # with every job on the node); the fits' own arrays are O(n + p)
+    return 0.3
+
+
+def _penalised_packed_memory(options):
+    # the Lasso's cache of decoded columns of its working set (n x up to a few
+    # thousand float64) comes on top of the mapped file
+    return 0.5 if options.get("solver", "cd") == "cd" else 24.0
+
+
+# genotype_storage "auto": fits read the packed .bed above this int8 size (MB)
+PACKED_ABOVE_MB = 1000
+
+
+def genotype_storage(choice, int8_mb):
+    """``"int8"`` or ``"packed"``: the config's ``realdata.genotype_storage`` with
+    ``"auto"`` decided by the genotypes' int8 size in MB (4 per byte of the .bed)."""
+    if choice == "auto":
+        return "packed" if int8_mb > PACKED_ABOVE_MB else "int8"
+    if choice not in ("int8", "packed"):
+        raise ValueError(f"genotype_storage must be auto, int8 or packed, not {choice!r}")
+    return choice
+
+
+# methods with an n x n matrix: 20,000 samples are 3.2 GB of float64 per copy and an
+# eigendecomposition of about 10^13 flops (an hour or more on a few cores)
+N_BY_N_MAX_SAMPLES = 20_000
+
+
 @dataclass(frozen=True)
 class Method:
     """One row of the registry.
@@ -74,6 +106,12 @@ class Method:
         ``options -> MB`` of int8 genotypes per minute of a fit's runtime budget.
     mem_bytes_per_genotype : callable
         ``options -> bytes`` of job memory per genotype, beyond a fixed 1 GB.
+    packed_mem_bytes_per_genotype : callable
+        The same when the fit reads the packed .bed (``genotype_storage``).
+    max_samples : int or None
+        The most training samples the method is run on: methods that form an
+        ``n x n`` matrix (and its eigendecomposition, ``O(n^3)``) stop the workflow
+        before any job runs above it, naming the methods that scale.
     """
 
     name: str
@@ -84,22 +122,27 @@ class Method:
     prunable: bool = False
     runtime_mb_per_min: object = _default_runtime
     mem_bytes_per_genotype: object = _int8_memory
+    packed_mem_bytes_per_genotype: object = _packed_memory
+    max_samples: object = None
 
 
 REGISTRY = (
     Method("sparselmm", "model:SparseLMM", "SparseLMM", "#D55E00", prunable=True),
     Method("hybrid", "hybrid:HybridLMM", "Hybrid", "#CC79A7", prunable=True,
-           runtime_mb_per_min=_hybrid_runtime),
-    Method("ridge", "ridge:RidgeREML", "Ridge (GBLUP)", "#009E73"),
+           runtime_mb_per_min=_hybrid_runtime, max_samples=N_BY_N_MAX_SAMPLES),
+    Method("ridge", "ridge:RidgeREML", "Ridge (GBLUP)", "#009E73",
+           max_samples=N_BY_N_MAX_SAMPLES),
     Method("lasso", "penalised:ProjectedLassoCV", "Lasso", "#0072B2",
-           runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory),
+           runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory,
+           packed_mem_bytes_per_genotype=_penalised_packed_memory),
     Method("elasticnet", "penalised:ProjectedElasticNetCV", "Elastic net", "#56B4E9",
-           runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory),
+           runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory,
+           packed_mem_bytes_per_genotype=_penalised_packed_memory),
     Method("top1", "baselines:TopSNP", "Top SNP (top1)", "#E69F00"),
     # BSLMM's PIPs speak only of its sparse part: its polygenic part gives every SNP
     # an effect, so it is exported whole, as ridge is
     Method("bslmm", "bslmm:GemmaBSLMM", "BSLMM (GEMMA)", "#999933",
-           runtime_mb_per_min=_bslmm_runtime),
+           runtime_mb_per_min=_bslmm_runtime, max_samples=N_BY_N_MAX_SAMPLES),
     Method("oracle", "baselines:Oracle", "Oracle (true effects)", "#000000", needs_truth=True),
 )
 METHODS = tuple(m.name for m in REGISTRY)
@@ -139,6 +182,26 @@ def make_model(name, options=None, truth=None):
 def method_order(names):
     """``names`` in the registry's order, others after, by name."""
     return sorted(names, key=lambda m: (METHODS.index(m) if m in METHODS else len(METHODS), m))
+
+
+def scalable_methods():
+    """The methods without a sample-size limit (``max_samples`` None) that fit real data."""
+    return [m.name for m in REGISTRY if m.max_samples is None and not m.needs_truth]
+
+
+def check_sample_size(names, n_samples, source):
+    """ValueError when a method of ``names`` cannot be run on ``n_samples`` samples
+    (its ``max_samples``), naming the methods, the size, its source and what scales."""
+    over = [m for m in names if m in _BY_NAME and _BY_NAME[m].max_samples is not None
+            and n_samples > _BY_NAME[m].max_samples]
+    if over:
+        limit = min(_BY_NAME[m].max_samples for m in over)
+        raise ValueError(
+            f"{', '.join(over)}: {n_samples:,} samples ({source}) is above the "
+            f"{limit:,} these methods run on (they form an n x n matrix, "
+            f"{8 * n_samples**2 / 1e9:.0f} GB, and its O(n^3) eigendecomposition). "
+            f"Remove them from methods:, or fit a subset of the samples; these scale "
+            f"to biobank size on the packed .bed: {', '.join(scalable_methods())}")
 
 
 def real_data_methods(names):

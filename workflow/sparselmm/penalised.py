@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _kernels
 from ._base import LinearPredictor
-from ._design import RowSubset, build_design, row_subsets
+from ._design import RowSubset, build_design, row_subsets, take_columns
 from .cv import assign_folds
 
 SOLVERS = ("cd", "sklearn", "celer")
@@ -126,7 +126,7 @@ class _Cache:
             c[:m] = self.c[:m]
             self.X, self.A, self.c = X, A, c
         Xn = self.X[:, m:m + k]
-        _kernels.decode_block(np.asfortranarray(d.G[:, new]), d.sentinel, d.mean[new],
+        _kernels.decode_block(take_columns(d.G, new), d.sentinel, d.mean[new],
                               d.scale[new], 0, k, Xn)
         Cn = sub.C[:, new]
         Wn = Xn * sub.w[:, None]
