@@ -226,3 +226,17 @@ def test_auto_storage_packs_above_1000_mb_of_int8():
     assert genotype_storage("auto", 1635.0) == "packed"  # the paper's 5,123 x 319,147
     assert genotype_storage("int8", 1e6) == "int8"
     assert genotype_storage("packed", 1.0) == "packed"
+
+
+@pytest.mark.parametrize("snps", ["run", "scattered"])
+def test_pcs_from_the_packed_file_are_the_int8_pcs(tmp_path, snps):
+    from sparselmm._design import take_snps
+    from sparselmm.realdata import genotype_pcs
+
+    G = genotypes(61, 90, seed=8)
+    P = packed(tmp_path, G)
+    cols = np.arange(10, 80) if snps == "run" else np.flatnonzero(np.arange(90) % 3 != 1)
+    Q = take_snps(P, cols)
+    assert (Q.data.base is not None) == (snps == "run")  # a view of the mapped file
+    for a, b in zip(genotype_pcs(G[:, cols], 3, seed=2), genotype_pcs(Q, 3, seed=2)):
+        np.testing.assert_array_equal(a, b)

@@ -45,6 +45,31 @@ def test_genotype_qc_counts_and_output(tmp_path):
     assert kept.shape == (60, counts["snps_kept"])
     assert counts["missing_calls_kept"] == 1 and (kept == -127).sum() == 1
     assert list(plink.read_samples(tmp_path / "qc")) == iids
+    # plink2 keeps exactly the SNPs this reference keeps, genotypes and alleles unchanged
+    freq = np.nansum(X, axis=0) / np.maximum(2 * observed.sum(axis=0), 1)
+    maf = np.minimum(freq, 1 - freq)
+    want = (observed.any(axis=0) & ~mono & (maf >= 0.05)
+            & ((~observed).mean(axis=0) <= 0.1))
+    np.testing.assert_array_equal(kept, G[:, want])
+    bim, qc_bim = plink.read_bim(tmp_path / "geno"), plink.read_bim(tmp_path / "qc")
+    assert qc_bim[["snp", "a1", "a2", "pos"]].equals(
+        bim.loc[want, ["snp", "a1", "a2", "pos"]].reset_index(drop=True))
+
+
+def test_genotype_qc_drops_a_snp_whose_calls_are_all_heterozygous(tmp_path):
+    """Its alleles are both common (plink2's --maf and --mac keep it), but it has no
+    variance: no fit can use it."""
+    G, _ = make_fileset(tmp_path)
+    G[:, 7] = 1
+    plink.write_bed(tmp_path / "het", G, [f"s{i}" for i in range(60)],
+                    [f"rs{j}" for j in range(200)])
+    counts = realdata.genotype_qc(tmp_path / "het", tmp_path / "qc", min_maf=0.05,
+                                  max_missing=0.1)
+    assert "rs7" not in set(plink.read_bim(tmp_path / "qc")["snp"])
+    before = realdata.genotype_qc(tmp_path / "geno", tmp_path / "qc0", min_maf=0.05,
+                                  max_missing=0.1)
+    assert counts["monomorphic"] == before["monomorphic"] + 1
+    assert counts["snps_kept"] == before["snps_kept"] - 1
 
 
 def test_pcs_match_dense_svd(tmp_path):

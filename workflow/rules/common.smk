@@ -288,6 +288,13 @@ def qc_mem_mb(wildcards, input):
     return int(1000 + 2 * genotype_mb(input))
 
 
+def packed_mem_mb(wildcards, input):
+    # steps that read the .bed packed (plink2's QC, the PCs from the mapped file):
+    # the file (a quarter of the int8 size), 128 MB decode blocks, n x 20 and p x 20
+    # panels of the randomized SVD
+    return int(1000 + 0.5 * genotype_mb(input))
+
+
 _GROUPS = {}
 
 

@@ -73,8 +73,9 @@ rule genotype_qc:
         "results/logs/genotype_qc.log",
     conda:
         "../../envs/sparselmm.yaml"
+    threads: 2
     resources:
-        mem_mb=qc_mem_mb,
+        mem_mb=packed_mem_mb,
     params:
         prefix=real_genotype_prefix,
         min_maf=config["realdata"]["qc"]["min_maf"],
@@ -98,7 +99,7 @@ rule covariates:
         "../../envs/sparselmm.yaml"
     threads: 2
     resources:
-        mem_mb=qc_mem_mb,
+        mem_mb=packed_mem_mb,
     params:
         n_pcs=config["realdata"]["n_pcs"],
         seed=config["realdata"]["seed"],

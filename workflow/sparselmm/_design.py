@@ -81,6 +81,18 @@ def take_columns(G, cols):
     return out
 
 
+def take_snps(G, cols):
+    """The SNPs ``cols`` of ``G`` kept in their form: for a :class:`PackedBed` a view of
+    the mapped file where ``cols`` is one run of consecutive SNPs (a copy of the
+    packed bytes, 2 bits per genotype, otherwise); for an array a Fortran copy."""
+    cols = np.asarray(cols, dtype=np.int64)
+    if not isinstance(G, PackedBed):
+        return np.asfortranarray(G[:, cols])
+    run = cols.size > 0 and np.array_equal(cols, np.arange(cols[0], cols[0] + cols.size))
+    data = G.data[cols[0]:cols[0] + cols.size] if run else np.ascontiguousarray(G.data[cols])
+    return PackedBed(data, G.rows, (G.shape[0], cols.size))
+
+
 def take_rows(G, rows):
     """The samples ``rows`` of ``G``: for a :class:`PackedBed` an index into the same
     mapped file (nothing is copied), for an array a Fortran copy."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import _kernels, plink
-from ._design import inverse_sd, standardised_blocks
+from ._design import inverse_sd, standardised_blocks, take_snps
 from .outputs import write_tsv
 from .tables import redundant_columns
 
@@ -35,45 +35,87 @@ def expression_bed_to_tsv(bed_gz, out_tsv):
     return tab.shape
 
 
-def genotype_qc(prefix, out_prefix, *, min_maf, max_missing, log=sys.stderr):
-    """Keep SNPs with MAF >= ``min_maf`` and missing rate <= ``max_missing``.
+def plink2(*args, log=sys.stderr, threads=1, memory_mb=None):
+    """Run plink2 (``--threads``, ``--memory`` MB), its output to ``log``; a failure
+    raises RuntimeError with the end of plink2's own report."""
+    import shutil
+    import subprocess
 
-    Monomorphic and all-missing SNPs are always dropped. Writes a new fileset
-    and returns a dict of counts (also printed to ``log``).
+    exe = shutil.which("plink2")
+    if exe is None:
+        raise RuntimeError("plink2 is not installed: run setup.sh (Debian package plink2)")
+    cmd = [exe, *map(str, args), "--allow-extra-chr", "--threads", str(int(threads))]
+    if memory_mb:
+        cmd += ["--memory", str(int(memory_mb))]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    print(proc.stdout, end="", file=log)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}): "
+                           f"{(proc.stdout + proc.stderr)[-1500:]}")
+
+
+def genotype_qc(prefix, out_prefix, *, min_maf, max_missing, threads=1, memory_mb=None,
+                log=sys.stderr):
+    """Keep SNPs with MAF >= ``min_maf`` and missing rate <= ``max_missing``, with
+    plink2 (``--maf --geno --make-bed``: the genotypes are never decoded here).
+
+    SNPs whose calls are all one genotype, and all-missing SNPs, are always dropped.
+    Writes a new fileset and returns a dict of counts (also printed to ``log``), from
+    plink2's genotype counts (``--geno-counts``).
     """
-    plink.check_fileset(prefix, all_snps=True)
-    with plink.open_fileset(prefix) as bed:
-        G = bed.read(dtype="int8", order="F")
-        sid = np.asarray(bed.sid)
-        props = {k: np.asarray(getattr(bed, k)) for k in
-                 ("fid", "iid", "chromosome", "bp_position", "allele_1", "allele_2", "cm_position")}
-    mean, sd, n_miss = _kernels.column_moments(G, SENTINEL)
-    n = G.shape[0]
-    miss_rate = n_miss / n
-    maf = np.minimum(mean / 2, 1 - mean / 2)
-    all_missing = n_miss == n
-    mono = (sd == 0) & ~all_missing
-    keep = ~all_missing & ~mono & (maf >= min_maf) & (miss_rate <= max_missing)
-    counts = {
-        "snps_in": int(G.shape[1]),
-        "all_missing": int(all_missing.sum()),
-        "monomorphic": int(mono.sum()),
-        "low_maf": int((~all_missing & ~mono & (maf < min_maf)).sum()),
-        "high_missingness": int((~all_missing & ~mono & (maf >= min_maf)
-                                 & (miss_rate > max_missing)).sum()),
-        "snps_kept": int(keep.sum()),
-        "missing_calls_kept": int(n_miss[keep].sum()),
-        "samples": int(n),
-    }
-    if counts["snps_kept"] == 0:
-        raise ValueError(f"{prefix}: no SNP passes QC (MAF >= {min_maf}, missing <= {max_missing})")
-    props = {k: v if k in ("fid", "iid") else v[keep] for k, v in props.items()}
-    props["sid"] = sid[keep]
-    plink.write_bed_props(out_prefix, G[:, keep], props)
+    import tempfile
+    from pathlib import Path
+
+    n, p = plink.check_fileset(prefix, all_snps=True)
+    prefix, out_prefix = str(plink.fileset(prefix)["bed"])[:-4], str(out_prefix)
+    Path(out_prefix).parent.mkdir(parents=True, exist_ok=True)
+    run = dict(log=log, threads=threads, memory_mb=memory_mb)
+    with tempfile.TemporaryDirectory(prefix="qc", dir=Path(out_prefix).parent) as tmp:
+        plink2("--bfile", prefix, "--geno-counts", "--out", f"{tmp}/stats", **run)
+        table = pd.read_csv(f"{tmp}/stats.gcount", sep="\t", dtype={"ID": str},
+                            keep_default_na=False)
+        counts, constant, passing = _qc_counts(table, n, min_maf, max_missing)
+        if passing == 0:
+            raise ValueError(f"{prefix}: no SNP passes QC (MAF >= {min_maf}, missing <= "
+                             f"{max_missing})")
+        # SNPs whose calls are all one genotype (all heterozygous included, which --mac
+        # keeps) carry no information: plink2 leaves them out by name
+        Path(f"{tmp}/constant.txt").write_text("".join(f"{i}\n" for i in table["ID"][constant]))
+        plink2("--bfile", prefix, "--maf", repr(float(min_maf)), "--geno",
+               repr(float(max_missing)), "--mac", "1", "--exclude", f"{tmp}/constant.txt",
+               "--make-bed", "--out", out_prefix, **run)
+    Path(f"{out_prefix}.log").unlink(missing_ok=True)  # its text is in ``log``
+    kept = plink.read_bim(out_prefix)["snp"].to_numpy()
+    keep = np.isin(plink.read_bim(prefix)["snp"].to_numpy(), kept)
+    counts.update(snps_kept=int(keep.sum()),
+                  missing_calls_kept=int(table["MISSING_CT"].to_numpy()[keep].sum()), samples=n)
+    if kept.size != passing:  # plink2's own rounding at a threshold
+        print(f"note: plink2 kept {kept.size} SNPs where its genotype counts give "
+              f"{passing}", file=log)
     print("genotype QC: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=log)
     print(f"missing genotype calls kept (mean-imputed in the fits): {counts['missing_calls_kept']}",
           file=log)
     return counts
+
+
+def _qc_counts(table, n, min_maf, max_missing):
+    """The QC categories from plink2's ``--geno-counts`` table: a dict of counts, the
+    SNPs whose calls are all one genotype (or none), and the number that pass."""
+    hom_ref = (table["HOM_REF_CT"] + table["HAP_REF_CT"]).to_numpy()
+    het = table["HET_REF_ALT_CTS"].to_numpy()
+    hom_alt = (table["TWO_ALT_GENO_CTS"] + table["HAP_ALT_CTS"]).to_numpy()
+    called = hom_ref + het + hom_alt
+    all_missing = called == 0
+    mono = ~all_missing & ((hom_ref == called) | (het == called) | (hom_alt == called))
+    freq = (het + 2 * hom_alt) / np.maximum(2 * called, 1)
+    maf = np.minimum(freq, 1 - freq)
+    rest = ~all_missing & ~mono
+    low_maf = rest & (maf < min_maf)
+    high_missing = rest & ~low_maf & (table["MISSING_CT"].to_numpy() / n > max_missing)
+    counts = {"snps_in": int(called.size), "all_missing": int(all_missing.sum()),
+              "monomorphic": int(mono.sum()), "low_maf": int(low_maf.sum()),
+              "high_missingness": int(high_missing.sum())}
+    return counts, all_missing | mono, int((rest & ~low_maf & ~high_missing).sum())
 
 
 def _standardise(G):
@@ -101,7 +143,8 @@ def genotype_pcs(G, k, *, seed=0, oversample=10, n_power=4):
     """Top ``k`` principal components of the standardised genotypes.
 
     Randomized SVD (Halko, Martinsson & Tropp 2011) with ``n_power`` power
-    iterations, on int8 genotypes standardised block by block. Returns the
+    iterations, on int8 (or packed, :class:`sparselmm._kernels.PackedBed`) genotypes
+    standardised block by block: no dense copy of the matrix. Returns the
     n x k scores ``U S`` (sign fixed so that each column's largest |entry| is
     positive) and the singular values.
     """
@@ -162,12 +205,14 @@ def write_covariates(prefix, out_tsv, *, n_pcs, seed=0, extra=None, source=None,
     with plink.open_fileset(prefix) as bed:
         keys = np.asarray(plink.sample_keys(bed.fid, bed.iid), dtype=str)
         snps, note = pc_snps(bed.chromosome, chromosomes)
-        if n_pcs > 0 and snps.size == 0:
-            raise ValueError(f"{prefix}.bim: no SNP on the chromosomes the PCs use "
-                             f"({chromosomes}); set realdata.pc_chromosomes (\"all\" or a list)")
-        if note and n_pcs > 0:
-            print(f"PCs from {snps.size} SNPs of {chromosomes}; left out: {note}", file=log)
-        G = bed.read(index=np.s_[:, snps], dtype="int8", order="F") if n_pcs > 0 else None
+    if n_pcs > 0 and snps.size == 0:
+        raise ValueError(f"{prefix}.bim: no SNP on the chromosomes the PCs use "
+                         f"({chromosomes}); set realdata.pc_chromosomes (\"all\" or a list)")
+    if note and n_pcs > 0:
+        print(f"PCs from {snps.size} SNPs of {chromosomes}; left out: {note}", file=log)
+    # the packed .bed itself (2 bits per genotype, memory-mapped): the randomized SVD
+    # decodes it block by block, as it standardises it
+    G = take_snps(plink.open_packed(prefix), snps) if n_pcs > 0 else None
     tab = pd.DataFrame(index=pd.Index(keys, name="iid"))
     if n_pcs > 0:
         scores, _ = genotype_pcs(G, n_pcs, seed=seed)
