@@ -217,13 +217,17 @@ def test_methods_with_an_n_by_n_matrix_are_refused_early_above_their_size():
     assert msg.startswith("ridge, bslmm: 50,000 samples (big.fam)") and "20 GB" in msg
     assert "sparselmm, lasso, elasticnet, top1" in msg
     assert scalable_methods() == ["sparselmm", "lasso", "elasticnet", "top1"]
+    # the hybrid's mean-field E-step sweeps over SNPs only
+    check_sample_size(["hybrid"], 50_000, "big.fam", {"hybrid": {"inference": "mean_field"}})
+    with pytest.raises(ValueError, match="hybrid with inference: mean_field"):
+        check_sample_size(["hybrid"], 50_000, "big.fam", {"hybrid": {"inference": "vamp"}})
 
 
-def test_auto_storage_packs_above_1000_mb_of_int8():
+def test_auto_storage_packs_above_2000_mb_of_int8():
     from sparselmm.methods import genotype_storage
 
-    assert genotype_storage("auto", 999.0) == "int8"
-    assert genotype_storage("auto", 1635.0) == "packed"  # the paper's 5,123 x 319,147
+    assert genotype_storage("auto", 1635.0) == "int8"  # the paper's 5,123 x 319,147
+    assert genotype_storage("auto", 2001.0) == "packed"
     assert genotype_storage("int8", 1e6) == "int8"
     assert genotype_storage("packed", 1.0) == "packed"
 

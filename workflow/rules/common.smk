@@ -558,7 +558,8 @@ def check_sample_sizes():
         sizes.append((REAL_METHODS, fam_samples(REAL["genotypes"]), fam))
     for names, n, source in sizes:
         try:
-            REGISTRY.check_sample_size(names, n, source)
+            options = {m: config.get(m, {}) for m in names}
+            REGISTRY.check_sample_size(names, n, source, options)
         except ValueError as err:
             raise WorkflowError(f"config.yaml methods: {err}") from None
 

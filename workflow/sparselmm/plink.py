@@ -158,30 +158,21 @@ def read_genotypes(prefix, rows=None, cols=None):
         return bed.read(index=index, dtype="int8", order="F")
 
 
-def open_packed(prefix, rows=None, check=True):
+def open_packed(prefix, rows=None):
     """The fileset's genotypes as they lie in the .bed, 2 bits each, memory-mapped
     read-only (:class:`sparselmm._kernels.PackedBed`): every fit kernel reads them in
     place, so jobs on one node share the page cache's copy and a fold is an index.
 
     ``rows`` (default: every sample) are .fam rows, in the order the matrix gets them.
-    The fileset is checked first (:func:`check_fileset`) unless ``check`` is false.
+    The fileset is checked first (:func:`check_fileset`).
     """
-    files = fileset(prefix)
-    if check:
-        n, p = check_fileset(prefix)
-    else:
-        n, p = _count_lines(files["fam"]), _count_lines(files["bim"])
-    data = np.memmap(files["bed"], dtype=np.uint8, mode="r", offset=3,
+    n, p = check_fileset(prefix)
+    data = np.memmap(fileset(prefix)["bed"], dtype=np.uint8, mode="r", offset=3,
                      shape=(p, (n + 3) // 4))
     rows = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     if rows.size and (rows.min() < 0 or rows.max() >= n):
-        raise IndexError(f"{files['fam']}: sample rows must lie in 0..{n - 1}")
+        raise IndexError(f"{fileset(prefix)['fam']}: sample rows must lie in 0..{n - 1}")
     return PackedBed(np.asarray(data), rows, (rows.size, p))
-
-
-def _count_lines(path):
-    with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip())
 
 
 def read_bim(prefix):
