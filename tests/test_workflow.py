@@ -408,6 +408,42 @@ def test_plink2_phenotype_file_gives_the_same_results_as_tsv(tmp_path):
     assert "1 of 91 samples are not in" in log and "'null': 10 genotyped sample(s)" in log
 
 
+def case_control_psam(wd):
+    """A new user's disease: a PLINK 2 .psam whose trait is coded 1 = control / 2 = case
+    (the 30 % highest of 'strong'), 0 and -9 missing, beside a quantitative column."""
+    pheno = pd.read_csv(wd / "data/pheno.tsv", sep="\t")
+    status = np.where(pheno.strong > pheno.strong.quantile(0.7), "2", "1").astype(object)
+    status[:3], status[3:5] = "0", "-9"
+    rows = ["#FID\tIID\tSEX\tdisease\tstrong"]
+    rows += [f"{i}\t{i}\t1\t{s}\t{q!r}" for i, s, q in zip(pheno.iid, status, pheno.strong)]
+    (wd / "data/pheno.psam").write_text("\n".join(rows) + "\n")
+
+
+def test_a_case_control_psam_is_scored_by_auc_and_liability_r2(tmp_path):
+    config = USER.replace("data/pheno.tsv", "data/pheno.psam").replace(
+        "  phenotypes: all\n", "  phenotypes: [disease]\n  prevalence: 0.1\n")
+    wd = workdir(tmp_path, config)
+    user_data(wd)
+    case_control_psam(wd)
+    run(wd, "results/tables/real_r2.tsv", "results/tables/real_summary.tsv",
+        "results/figures/fig2_real.png")
+    table = read_results(wd / "results/tables/real_r2.tsv")
+    assert (table[["auc", "auc_snp", "nagelkerke_r2", "r2_liability"]].notna().all().all()
+            and (table["prevalence"] == 0.1).all())
+    assert table.groupby("method")["auc"].mean().min() > 0.7  # 'strong' is well predicted
+    log = (wd / "results/logs/phenotype_list.log").read_text()
+    psam = pd.read_csv(wd / "data/pheno.psam", sep="\t")
+    psam = psam[psam.IID != "stranger"]  # not genotyped
+    cases, controls = (psam.disease == 2).sum(), (psam.disease == 1).sum()
+    assert cases + controls == 85  # 0 and -9: missing
+    assert f"'disease' is binary: {cases} cases, {controls} controls" in log
+    preds = pd.concat(pd.read_csv(f, sep="\t") for f in
+                      (wd / "results/realdata/fits").rglob("*.predictions.tsv"))
+    assert set(preds["y"]) == {0.0, 1.0}  # fitted as 0/1, not rank-transformed
+    summary = pd.read_csv(wd / "results/tables/real_summary.tsv", sep="\t")
+    assert {"r2_snp", "auc", "r2_liability"} == set(summary["metric"])
+
+
 def messy_covariates(wd):
     """A CSV with an empty cell, a copied column and a constant column."""
     cov = pd.read_csv(wd / "data/covar.tsv", sep="\t")
@@ -700,6 +736,7 @@ def test_fig1_on_coalescent_and_real_genotypes_as_separate_analyses(tmp_path):
     ("simulation={n_individuals: 300}", "simulation.n_individuals", "300"),
     ("realdata={enabled: false}", "realdata.enabled", "False"),
     ("simulation={h2: [0.5]}", "simulation.h2", "[0.5]"),
+    ("realdata={enabled: false, prevalence: 0.01}", "realdata.prevalence", "0.01"),
 ])
 def test_nested_config_overrides_are_typed(tmp_path, override, key, value):
     """Snakemake passes nested --config values as text; the schema's types apply."""

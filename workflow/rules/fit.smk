@@ -59,6 +59,8 @@ rule fit_real:
         options=method_options,
         names=group_phenotypes,
         transform=config["realdata"]["phenotype_transform"],
+        binary=config["realdata"]["binary_phenotypes"],
+        prevalence=config["realdata"]["prevalence"],
         # a config value (not a function of the input): a change refits
         genotype_storage=config["realdata"]["genotype_storage"],
     script:

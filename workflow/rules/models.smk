@@ -31,6 +31,8 @@ rule final_fit_group:
     params:
         options=method_options,
         transform=config["realdata"]["phenotype_transform"],
+        binary=config["realdata"]["binary_phenotypes"],
+        prevalence=config["realdata"]["prevalence"],
         min_pip=config["models"]["min_pip"],
         window_kb=config["realdata"]["cis_window_kb"],
         prefix=model_pattern,

@@ -143,6 +143,7 @@ checkpoint phenotype_list:
         "../../envs/sparselmm.yaml"
     params:
         requested=config["realdata"]["phenotypes"],
+        binary=config["realdata"]["binary_phenotypes"],
         folds=config["cv"]["folds"],
         window_kb=config["realdata"]["cis_window_kb"],
         group_size=config["realdata"]["group_size"],

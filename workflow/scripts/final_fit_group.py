@@ -16,7 +16,7 @@ manifest = final_fit_group(
     groups=groups, method=wc.method, options=params.options, transform=params.transform,
     prefix=params.prefix, window_kb=params.window_kb, min_pip=params.min_pip,
     cv_metrics=list(inp.metrics), cv_predictions=list(inp.predictions),
-    storage=params.genotype_storage)
+    storage=params.genotype_storage, binary=params.binary, prevalence=params.prevalence)
 write_tsv(manifest, out.manifest)  # last: the job's declared output
 print(f"{len(manifest)} models, {manifest['n_snps_in_model'].sum()} SNPs in all",
       file=sys.stderr)

@@ -18,7 +18,7 @@ fits = fit_fold(
     bed=prefix, phenotypes=inp.phenotypes, names=list(params.names), folds=inp.folds,
     fold=int(wc.fold), method=wc.method, options=params.options, covariates=inp.covariates,
     transform=params.transform, windows=group_columns(groups, lambda: read_bim(prefix)),
-    storage=params.genotype_storage)
+    storage=params.genotype_storage, binary=params.binary, prevalence=params.prevalence)
 write_tsv(fits.predictions, out.predictions, float_format="%.10g")
 write_tsv(fits.metrics, out.metrics, float_format="%.6g")
 # peak resident memory of this process, exact (Linux reports kB)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .outputs import write_tsv
 from .tables import read_table, redundant_columns
+from .traits import code_phenotypes
 
 
 def assign_folds(n, k, seed):
@@ -57,6 +58,105 @@ def heldout_metrics(y_test, pred, cov_pred):
     return {"r2": r2(y_test, pred), "r2_snp": r2(y_test - cov_pred, pred - cov_pred)}
 
 
+# the columns a binary phenotype's metrics add (empty for quantitative phenotypes)
+BINARY_METRICS = ("auc", "auc_snp", "nagelkerke_r2", "r2_liability", "prevalence")
+
+
+def auc(y, score):
+    """Area under the ROC curve of ``score`` for the 0/1 outcome ``y``: the chance that a
+    random case scores above a random control, ties counted half (Mann-Whitney)."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y) == 1
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def liability_r2(r2_observed, prevalence, case_fraction):
+    """R^2 on the liability scale from R^2 on the observed 0/1 scale (Lee, Goddard, Wray
+    & Visscher 2012, Genet Epidemiol 36:214, eq. 15), for a population prevalence
+    ``K`` and a case fraction ``P`` in the sample the R^2 was measured on.
+
+    With ``t`` the liability threshold (``Phi(t) = 1 - K``), ``z`` the normal density
+    at ``t`` and ``m = z / K``: ``C = K (1 - K) / z^2 * K (1 - K) / (P (1 - P))``,
+    ``theta = m (P - K) / (1 - K) * (m (P - K) / (1 - K) - t)`` and
+    ``R2_l = R2_o C / (1 + R2_o theta C)``. With ``P = K`` this is the
+    Dempster-Lerner transform ``R2_o K (1 - K) / z^2``.
+    """
+    from scipy.stats import norm
+
+    K, P = float(prevalence), float(case_fraction)
+    if not (0 < K < 1 and 0 < P < 1):
+        return float("nan")
+    t = norm.isf(K)
+    z = norm.pdf(t)
+    m = z / K
+    C = K * (1 - K) / z**2 * K * (1 - K) / (P * (1 - P))
+    a = m * (P - K) / (1 - K)
+    theta = a * (a - t)
+    return float(r2_observed * C / (1 + r2_observed * theta * C))
+
+
+def logistic_loglik(y, X, max_iter=100, tol=1e-10):
+    """The maximised log likelihood of the logistic regression of the 0/1 ``y`` on the
+    columns of ``X`` (which should hold an intercept), by Newton's method."""
+    y = np.asarray(y, dtype=float)
+    b = np.zeros(X.shape[1])
+    ll = -np.inf
+    for _ in range(max_iter):
+        eta = X @ b
+        new = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+        if new - ll < tol:
+            return max(new, ll)
+        ll = new
+        p = 1.0 / (1.0 + np.exp(-eta))
+        w = p * (1 - p) + 1e-12  # separation: the likelihood tends to 0, never past it
+        b = b + np.linalg.lstsq(X.T @ (X * w[:, None]), X.T @ (y - p), rcond=None)[0]
+    return ll
+
+
+def nagelkerke_r2(y, X):
+    """Nagelkerke's R^2 of the logistic regression of the 0/1 ``y`` on ``[1, X]``:
+    Cox-Snell's ``1 - exp(2 (l0 - l1) / n)`` over its maximum ``1 - exp(2 l0 / n)``."""
+    y = np.asarray(y, dtype=float)
+    n = y.size
+    one = np.ones((n, 1))
+    l0 = logistic_loglik(y, one)
+    l1 = logistic_loglik(y, np.column_stack([one, X]))
+    top = 1 - np.exp(2 * l0 / n)
+    return float((1 - np.exp(2 * (l0 - l1) / n)) / top) if top > 0 else float("nan")
+
+
+def binary_metrics(y_test, pred, cov_pred, prevalence=None):
+    """Held-out accuracy of a prediction of a 0/1 phenotype (``pred`` on any scale that
+    increases with the risk; ``cov_pred`` the covariate-only fit from the training fold).
+
+    ``auc``: AUC of the full prediction; ``auc_snp``: of the SNP part ``pred -
+    cov_pred``; ``nagelkerke_r2``: the gain in Nagelkerke's R^2 from adding the SNP
+    part to the covariate fit (logistic regressions on the held-out samples, as PRS
+    tools report it); ``r2_liability``: the squared correlation of the SNP part with
+    ``y_test - cov_pred`` (R^2 on the observed scale) taken to the liability scale
+    (:func:`liability_r2`) for ``prevalence`` (None: the held-out case fraction) and
+    the held-out case fraction.
+    """
+    y = np.asarray(y_test, dtype=float)
+    snp = np.asarray(pred, dtype=float) - cov_pred
+    P = float(y.mean())
+    K = P if prevalence is None else float(prevalence)
+    resid = y - cov_pred
+    r2_obs = (float(np.corrcoef(resid, snp)[0, 1] ** 2)
+              if np.std(snp) > 0 and np.std(resid) > 0 else 0.0)
+    with np.errstate(over="ignore"):
+        gain = (nagelkerke_r2(y, np.column_stack([cov_pred, snp]))
+                - nagelkerke_r2(y, cov_pred[:, None])) if np.std(cov_pred) > 0 else (
+                nagelkerke_r2(y, snp[:, None]))
+    return {"auc": auc(y, pred), "auc_snp": auc(y, snp), "nagelkerke_r2": gain,
+            "r2_liability": liability_r2(r2_obs, K, P), "prevalence": K}
+
+
 def write_folds(path, iids, k, seed, names):
     """A folds table over all of ``iids`` with the same seeded split (:func:`assign_folds`)
     in the column of each phenotype of ``names``."""
@@ -92,15 +192,16 @@ def phenotype_folds(pheno, phenotype, fam_iids, cov, k, seed, source):
     return iids, folds
 
 
-def group_fold_table(phenotypes, names, fam_iids, covariates, k, seed, out):
+def group_fold_table(phenotypes, names, fam_iids, covariates, k, seed, out, binary="auto"):
     """The folds table of a group of real-data phenotypes: each phenotype's samples
     (genotyped, phenotyped, with covariates) split by :func:`phenotype_folds`.
 
     Fails here, before any fit, when a covariate does not vary in the training
     samples of a fold (a rare category), naming the column, phenotype and fold.
-    Returns ``{phenotype: samples}``.
+    ``binary``: which phenotypes are binary (:func:`sparselmm.traits.code_phenotypes`:
+    PLINK's 0 is missing there). Returns ``{phenotype: samples}``.
     """
-    pheno = read_table(phenotypes, "phenotype")
+    pheno, _ = code_phenotypes(read_table(phenotypes, "phenotype"), binary, phenotypes)
     cov = read_table(covariates, "covariate")
     columns = {}
     for name in names:

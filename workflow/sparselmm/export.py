@@ -41,12 +41,14 @@ from . import plink
 from ._design import take_columns, take_rows
 from ._kernels import INT8_MISSING
 from .cis import group_columns
+from .cv import BINARY_METRICS
 from .fitting import resolve_storage
 from .methods import make_model
 from .methods import method as registry_row
 from .outputs import atomic, write_text, write_tsv
 from .plink import read_bim
 from .samples import SampleTables
+from .traits import prevalence_of
 
 # fitted values worth keeping with a model, where it has them
 HYPERPARAMETERS = ("pi_", "sigma2_e_", "sigma2_b_", "pve_", "weights_", "prior_var_", "alpha_",
@@ -76,8 +78,10 @@ def cv_accuracy(metrics, predictions, phenotype=None):
     measure, the squared correlation between the held-out SNP part of the
     prediction and the phenotype after the covariate fit, pooled over folds, with
     the p-value of that correlation (t test, n - 2 degrees of freedom);
-    ``pred_perf_rho`` that correlation itself (signed). Files of a
-    group of phenotypes (a ``phenotype`` column) are restricted to ``phenotype``.
+    ``pred_perf_rho`` that correlation itself (signed). A binary phenotype's also
+    give the fold means of its :data:`sparselmm.cv.BINARY_METRICS` (``auc_mean``, ...).
+    Files of a group of phenotypes (a ``phenotype`` column) are restricted to
+    ``phenotype``.
     """
     from scipy import stats
 
@@ -98,14 +102,17 @@ def cv_accuracy(metrics, predictions, phenotype=None):
         r, pval = stats.pearsonr(snp, resid)
     else:
         r, pval = 0.0, 1.0
+    binary = {f"{c}_mean": float(m[c].mean()) for c in BINARY_METRICS
+              if c in m.columns and m[c].notna().all()}
     return {"folds": int(len(m)), "r2_mean": float(m["r2"].mean()),
-            "r2_snp_mean": float(m["r2_snp"].mean()), "pred_perf_r2": float(r * r),
+            "r2_snp_mean": float(m["r2_snp"].mean()), **binary, "pred_perf_r2": float(r * r),
             "pred_perf_rho": float(r), "pred_perf_pval": float(pval), "n": int(len(p))}
 
 
 def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transform, out,
               min_pip=0.0, cv_metrics=(), cv_predictions=(), cols=None, window=None,
-              read=None, samples=None, bim=None, log=sys.stderr):
+              read=None, samples=None, bim=None, binary="auto", prevalence=None,
+              log=sys.stderr):
     """Fit ``method`` on every sample of ``phenotype`` and write the model files
     ``{out}.weights.tsv``, ``.score``, ``.afreq`` and ``.json``.
 
@@ -121,10 +128,13 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     ``read(rows, cols)`` gives those genotypes (default: from ``bed``); ``samples``, a
     :class:`sparselmm.samples.SampleTables` of ``bed``, ``phenotypes`` and
     ``covariates``, and ``bim``, the .bim table: what a group of phenotypes reads once
-    (:func:`final_fit_group`; default: read here).
+    (:func:`final_fit_group`; default: read here). ``binary``, ``prevalence``: as in
+    :func:`sparselmm.fitting.fit_fold`; the json says the trait's type and the scale
+    of the model's prediction (``scale``).
     """
-    samples = samples or SampleTables(bed, phenotypes, covariates)
+    samples = samples or SampleTables(bed, phenotypes, covariates, binary)
     ids, rows, y, Z = samples(phenotype, transform)
+    is_binary = phenotype in samples.binary
     if read is None:
         G = plink.read_genotypes(bed, rows=rows, cols=cols)
     else:
@@ -157,7 +167,15 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     genetic = model.predict_genetic(G)
     info = {
         "phenotype": phenotype, "method": method, "options": dict(options or {}),
-        "phenotype_transform": transform, "n_samples": len(ids), "n_snps": int(len(bim)),
+        "phenotype_transform": "none (binary)" if is_binary else transform,
+        "trait": "binary" if is_binary else "quantitative",
+        "scale": ("linear model of the 0/1 phenotype (1 = case): the prediction estimates "
+                  "the risk on the 0/1 scale, not log-odds") if is_binary else (
+                  f"the phenotype as fitted (phenotype_transform: {transform})"),
+        **({"cases": int(y.sum()), "controls": int((y == 0).sum()),
+            "prevalence": (float(y.mean()) if prevalence_of(prevalence, phenotype) is None
+                           else prevalence_of(prevalence, phenotype))} if is_binary else {}),
+        "n_samples": len(ids), "n_snps": int(len(bim)),
         "n_snps_in_model": int(len(used)), "cis_window": window,
         "effect_allele": "A1 (column 5 of the .bim)",
         "intercept": model.intercept_ + float(model.coef_[cut] @ model.x_mean_[cut]),
@@ -180,7 +198,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
 
 def final_fit_group(*, bed, phenotypes, covariates, groups, method, options, transform,
                     prefix, window_kb=None, min_pip=0.0, cv_metrics=(), cv_predictions=(),
-                    storage="int8", log=sys.stderr):
+                    storage="int8", binary="auto", prevalence=None, log=sys.stderr):
     """:func:`final_fit` of every phenotype of ``groups`` (rows of the workflow's
     groups table: phenotype, chrom, window_start, window_end), reading the genotypes
     once (every sample, the union of the windows). ``prefix``: the model files'
@@ -190,7 +208,7 @@ def final_fit_group(*, bed, phenotypes, covariates, groups, method, options, tra
     Returns the group's manifest: a row per phenotype with its model prefix and the
     SNPs in the model."""
     bim = read_bim(bed)
-    samples = SampleTables(bed, phenotypes, covariates)
+    samples = SampleTables(bed, phenotypes, covariates, binary)
     windows = group_columns(groups, lambda: bim)
     wanted = list(windows.values())
     union = None if any(w is None for w in wanted) else np.unique(np.concatenate(wanted))
@@ -219,7 +237,8 @@ def final_fit_group(*, bed, phenotypes, covariates, groups, method, options, tra
                             covariates=covariates, method=method, options=options,
                             transform=transform, out=out, min_pip=min_pip,
                             cv_metrics=cv_metrics, cv_predictions=cv_predictions, cols=cols,
-                            window=window, read=read, samples=samples, bim=bim, log=log)
+                            window=window, read=read, samples=samples, bim=bim,
+                            prevalence=prevalence, log=log)
         rows.append({"phenotype": row.phenotype, "method": method, "prefix": out,
                      "n_snps_in_model": info["n_snps_in_model"]})
     return pd.DataFrame(rows)

@@ -23,9 +23,10 @@ import pandas as pd
 
 from . import plink
 from ._design import PreparedGenotypes, take_columns, take_rows
-from .cv import covariate_fit, heldout_metrics
+from .cv import BINARY_METRICS, binary_metrics, covariate_fit, heldout_metrics
 from .methods import genotype_storage, make_model
 from .samples import fit_samples
+from .traits import code_phenotypes, prevalence_of
 from .simulate import read_truth
 from .tables import read_table
 
@@ -50,7 +51,8 @@ class FoldFits(NamedTuple):
 
 
 def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covariates=None,
-             transform="none", windows=None, truth=None, storage="int8", log=None):
+             transform="none", windows=None, truth=None, storage="int8", binary="auto",
+             prevalence=None, log=None):
     """Fit ``method`` on all folds but ``fold`` of every phenotype of ``names`` and
     predict ``fold``.
 
@@ -70,7 +72,15 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
     method, options : str, dict
         A method of the registry and its options (:func:`sparselmm.methods.make_model`).
     transform : {"none", "rank_inverse_normal"}
-        Applied to each phenotype over its samples, before the split.
+        Applied to each quantitative phenotype over its samples, before the split.
+    binary : "auto" or list of str
+        Which phenotypes are binary (:func:`sparselmm.traits.code_phenotypes`): fitted
+        as 0/1, never transformed, and scored by :data:`sparselmm.cv.BINARY_METRICS`
+        too (empty for the quantitative phenotypes when some phenotype is binary).
+    prevalence : None, float or dict
+        Population prevalence of the binary phenotypes for the liability scale
+        (:func:`sparselmm.traits.prevalence_of`); None: each phenotype's case
+        fraction over its samples (both folds), which the metrics state.
     windows : dict, optional
         ``{phenotype: column indices}`` of each phenotype's SNPs (absent: every SNP).
     truth : path, optional
@@ -89,7 +99,7 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
     log = log or sys.stderr
     windows = windows or {}
     fam = plink.read_samples(bed)
-    pheno = read_table(phenotypes, "phenotype")
+    pheno, binary = code_phenotypes(read_table(phenotypes, "phenotype"), binary, phenotypes)
     cov_tab = None if covariates is None else read_table(covariates, "covariate")
     fold_tab = read_table(folds, "fold")
     wanted = [windows.get(n) for n in names]
@@ -106,7 +116,7 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
             raise ValueError(f"{folds}: no fold column for phenotype {name!r}")
         in_folds = fold_tab[name].dropna()
         ids, rows, y, Z = fit_samples(fam, pheno, name, cov_tab, transform,
-                                      within=in_folds.index, source=phenotypes)
+                                      within=in_folds.index, source=phenotypes, binary=binary)
         f = in_folds.loc[ids].to_numpy().astype(int)
         train, test = f != fold, f == fold
         key = (rows[train].tobytes(), rows[test].tobytes())
@@ -143,6 +153,10 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
             pred, cov_pred, m, seconds = score_fit(model, X_train=X, y_train=y[train],
                                                    Z_train=Ztr, G_test=Gte, y_test=y[test],
                                                    Z_test=Zte, log=log, label=method)
+            if name in binary:
+                K = prevalence_of(prevalence, name)
+                m.update(binary_metrics(y[test], pred, cov_pred,
+                                        float(y.mean()) if K is None else K))
         except ValueError as err:
             raise ValueError(f"phenotype {name!r}, fold {fold}, {method}: {err}") from err
         preds.append(pd.DataFrame({"phenotype": name, "iid": np.asarray(ids)[test], "fold": fold,
@@ -150,8 +164,11 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
         metrics.append({"phenotype": name, "method": method, "fold": fold, **m})
         timings.append({"phenotype": name, "method": method, "fold": fold,
                         "fit_seconds": round(seconds, 3)})
-    return FoldFits(pd.concat(preds, ignore_index=True), pd.DataFrame(metrics),
-                    pd.DataFrame(timings))
+    metrics = pd.DataFrame(metrics)
+    if binary & set(names):  # the binary columns after the others, empty where quantitative
+        metrics = metrics[[c for c in metrics.columns if c not in BINARY_METRICS]
+                          + list(BINARY_METRICS)]
+    return FoldFits(pd.concat(preds, ignore_index=True), metrics, pd.DataFrame(timings))
 
 
 def resolve_storage(storage, bed):

@@ -13,7 +13,14 @@ LABELS = {m.name: m.label for m in REGISTRY}
 METRIC_LABELS = {
     "r2": "held-out $R^2$ (full prediction)",
     "r2_snp": "held-out $R^2$ of the SNP part\n(after training-fold covariate fit)",
+    "auc": "held-out AUC (full prediction)",
+    "r2_liability": "held-out $R^2$ of the SNP part\non the liability scale",
 }
+
+
+def _binary_only(table):
+    """Every row is of a binary phenotype (its metrics hold an AUC)."""
+    return "auc" in table.columns and bool(table["auc"].notna().all())
 
 
 def _boxes(ax, table, methods, metric):
@@ -82,28 +89,35 @@ def fig2_real(table, methods, baseline="sparselmm"):
     """Held-out R^2 per phenotype and method: fold means as bars, folds as points.
 
     Top: full prediction; bottom: SNP part after the training-fold covariate
-    fit. Phenotypes are ordered by the best method's mean SNP R^2. With more than
+    fit. Phenotypes are ordered by the best method's mean SNP R^2. When every
+    phenotype is binary: AUC of the full prediction (top, chance at 0.5) and the
+    SNP part's R^2 on the liability scale (bottom). With more than
     :data:`MAX_BARS` phenotypes: :func:`fig2_many` instead.
     """
     methods = [m for m in methods if m in set(table["method"])]
     if table["phenotype"].nunique() > MAX_BARS:
         return fig2_many(table, methods, baseline)
-    order = (table.groupby("phenotype")["r2_snp"].mean().sort_values(ascending=False).index)
+    binary = _binary_only(table)
+    panels = ("auc", "r2_liability") if binary else ("r2", "r2_snp")
+    order = (table.groupby("phenotype")[panels[1]].mean().sort_values(ascending=False).index)
     x = np.arange(len(order))
     width = 0.8 / max(len(methods), 1)
     fig, axes = plt.subplots(2, 1, figsize=(max(7, 0.55 * len(order) + 2), 7.5), sharex=True)
-    for ax, metric in zip(axes, ("r2", "r2_snp")):
+    for ax, metric in zip(axes, panels):
         for k, m in enumerate(methods):
             sub = table[table["method"] == m].groupby("phenotype")[metric]
             means = sub.mean().reindex(order)
             off = x - 0.4 + width * (k + 0.5)
-            ax.bar(off, means.to_numpy(), width, color=COLOURS.get(m, "grey"), alpha=0.6,
-                   label=LABELS.get(m, m))
+            base = 0.5 if metric == "auc" else 0.0  # AUC bars rise from chance
+            ax.bar(off, means.to_numpy() - base, width, bottom=base, color=COLOURS.get(m, "grey"),
+                   alpha=0.6, label=LABELS.get(m, m))
             for i, ph in enumerate(order):
                 vals = table[(table["method"] == m) & (table["phenotype"] == ph)][metric]
                 ax.scatter(np.full(len(vals), off[i]), vals, s=7, color="black", zorder=3,
                            edgecolor="none")
-        ax.axhline(0, color="grey", lw=0.8)
+        ax.axhline(0.5 if metric == "auc" else 0, color="grey", lw=0.8)
+        if metric == "auc":
+            ax.set_ylim(bottom=min(0.4, float(np.nanmin(table[metric]))) - 0.02)
         ax.set_ylabel(METRIC_LABELS[metric], fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(frameon=False, ncol=len(methods), fontsize=9)

@@ -4,6 +4,7 @@ A fit of one phenotype uses the samples that are genotyped (the .fam), have the
 phenotype, have every covariate (where there are covariates) and belong to the
 fold table (where given), in .fam order. Tables are matched by sample key (see
 :mod:`sparselmm.tables`).
+Binary phenotypes (:mod:`sparselmm.traits`) are coded 0/1 and never transformed.
 """
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 
 from . import plink
 from .tables import read_table
+from .traits import code_phenotypes
 
 
 def rank_inverse_normal(y):
@@ -25,14 +27,15 @@ TRANSFORMS = {"none": None, "rank_inverse_normal": rank_inverse_normal}
 
 
 def fit_samples(fam, pheno, phenotype, cov_tab=None, transform="none", within=None,
-                source="phenotype table"):
+                source="phenotype table", binary=()):
     """The samples a fit of ``phenotype`` uses, from tables already read.
 
     ``fam``: sample keys in .fam order; ``pheno``, ``cov_tab``: DataFrames indexed by
     sample key; ``within``: the keys allowed (a fold table's), or None.
 
     Returns ``(ids, rows, y, Z)``: sample keys, their .fam rows, the phenotype
-    (transformed: the transform sees the phenotype values only, never the genotypes)
+    (transformed: the transform sees the phenotype values only, never the genotypes;
+    phenotypes in ``binary``, already coded 0/1 by :func:`code_phenotypes`, are not)
     and the covariate matrix (None without covariates).
     """
     if transform not in TRANSFORMS:
@@ -51,7 +54,7 @@ def fit_samples(fam, pheno, phenotype, cov_tab=None, transform="none", within=No
     pos = {iid: k for k, iid in enumerate(fam)}
     rows = np.array([pos[i] for i in ids], dtype=np.int64)
     y = y_all.loc[ids].to_numpy(dtype=float)
-    if TRANSFORMS[transform] is not None:
+    if TRANSFORMS[transform] is not None and phenotype not in binary:
         y = TRANSFORMS[transform](y)
     return ids, rows, y, cov
 
@@ -60,21 +63,23 @@ class SampleTables:
     """The files :func:`fit_samples` reads (the PLINK prefix ``bed``'s .fam, the
     phenotype table, the covariate table or None), read once; called with a phenotype
     (and ``transform``, ``within``), it gives that phenotype's :func:`fit_samples`.
-    For the jobs that take many phenotypes' samples in turn."""
+    For the jobs that take many phenotypes' samples in turn. ``binary``: as
+    :func:`code_phenotypes`; ``self.binary`` is the set of binary phenotypes."""
 
-    def __init__(self, bed, phenotypes, covariates=None):
+    def __init__(self, bed, phenotypes, covariates=None, binary="auto"):
         self.fam = plink.read_samples(bed)
-        self.pheno = read_table(phenotypes, "phenotype")
+        self.pheno, self.binary = code_phenotypes(read_table(phenotypes, "phenotype"), binary,
+                                                  phenotypes)
         self.covariates = None if covariates is None else read_table(covariates, "covariate")
         self.source = phenotypes
 
     def __call__(self, phenotype, transform="none", within=None):
         return fit_samples(self.fam, self.pheno, phenotype, self.covariates, transform,
-                           within, source=self.source)
+                           within, source=self.source, binary=self.binary)
 
 
 def phenotype_samples(bed, phenotypes, phenotype, covariates=None, transform="none",
-                      within=None):
+                      within=None, binary="auto"):
     """:func:`fit_samples` from the files: the PLINK prefix ``bed``, the phenotype
     table and the covariate table (None: no covariates)."""
-    return SampleTables(bed, phenotypes, covariates)(phenotype, transform, within)
+    return SampleTables(bed, phenotypes, covariates, binary)(phenotype, transform, within)

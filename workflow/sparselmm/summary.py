@@ -5,6 +5,7 @@ hybrid's E-step ended."""
 import numpy as np
 import pandas as pd
 
+from .cv import BINARY_METRICS
 from .methods import method_order
 from .tables import read_results
 
@@ -75,6 +76,8 @@ def _checked_fit_file(path, headers):
         if frame[column].nunique() != 1:
             raise FitFileError(f"{path}: rows of several {column}s "
                                f"({', '.join(map(str, frame[column].unique()))}); {REDO}")
+    # binary phenotypes' metrics: only in the files of groups that hold one
+    names = [c for c in names if c not in BINARY_METRICS]
     header = headers.setdefault(frame["method"].iloc[0], names)
     if names != header:
         raise FitFileError(f"{path}: columns {names} differ from the method's other fits' "
@@ -152,6 +155,17 @@ def summarise(table, baseline="sparselmm", metric="r2_snp"):
     out = pd.DataFrame(rows)
     out.insert(len(group) + 1, "metric", metric)
     return out
+
+
+def summarise_all(table, baseline="sparselmm"):
+    """:func:`summarise` of ``r2_snp`` and, for the binary phenotypes (rows with an
+    AUC), of ``auc`` and ``r2_liability`` too: one block per metric (column
+    ``metric``), each over the phenotypes that have it."""
+    blocks = [summarise(table, baseline, "r2_snp")]
+    if "auc" in table.columns and table["auc"].notna().any():
+        binary = table[table["auc"].notna()]
+        blocks += [summarise(binary, baseline, m) for m in ("auc", "r2_liability")]
+    return pd.concat(blocks, ignore_index=True)
 
 
 def predicted_counts(table, thresholds=(0.05, 0.1), baseline="sparselmm", metric="r2_snp"):

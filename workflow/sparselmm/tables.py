@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .outputs import write_tsv
+from .traits import code_phenotypes
 
 # cells read as missing in value columns (never in ID or name columns, so a
 # sample "NA" or a phenotype called "null" stays what it is)
@@ -269,10 +270,15 @@ def redundant_columns(Z, names, first_user, rel_tol=1e-8):
 MIN_SAMPLES_PER_FOLD = 2
 
 
-def prepare_phenotypes(path, samples, requested, folds, out_tsv, log=sys.stderr):
+def prepare_phenotypes(path, samples, requested, folds, out_tsv, log=sys.stderr,
+                       binary="auto"):
     """Check the user's phenotype table against the .fam and write the phenotypes to
     analyse as a TSV keyed by the sample key (``iid``), in .fam order; return their
-    names. Errors name the file and the phenotype, column, line or sample."""
+    names. Errors name the file and the phenotype, column, line or sample.
+
+    Binary phenotypes (``binary``: :func:`sparselmm.traits.code_phenotypes`) are
+    written coded 0 (control) / 1 (case), PLINK's 0 missing; the log gives their cases
+    and controls."""
     offered = value_columns(path)
     names = offered if requested == "all" else [str(r) for r in requested]
     absent = [c for c in names if c not in offered]
@@ -283,9 +289,12 @@ def prepare_phenotypes(path, samples, requested, folds, out_tsv, log=sys.stderr)
         raise TableError(f"{path}: no phenotype column besides the sample IDs")
     table = align(read_sample_table(path, "phenotype", names), samples, path, "phenotype", log)
     order = [k for k in samples.keys if k in table.index]
-    table = table.loc[order]
+    table, binary = code_phenotypes(table.loc[order], binary, path)
     for name in names:
         y = table[name].dropna()
+        if name in binary:
+            print(f"{path}: phenotype {name!r} is binary: {int(y.sum())} cases, "
+                  f"{int((y == 0).sum())} controls (fitted as 0/1, not transformed)", file=log)
         if y.empty:
             raise TableError(f"{path}: phenotype {name!r} is missing for every genotyped sample")
         if y.nunique() < 2:
