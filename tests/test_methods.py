@@ -114,8 +114,8 @@ LAYERS = [
     {"_kernels", "outputs", "traits"},
     {"_design", "tables", "methods", "config_types"},
     {"_base", "_vamp", "cv", "plink", "cis"},
-    {"model", "baselines", "hybrid", "ridge", "penalised", "bslmm", "simulate", "samples",
-     "realdata", "summary", "plots"},
+    {"model", "logistic", "baselines", "hybrid", "ridge", "penalised", "bslmm", "simulate",
+     "samples", "realdata", "summary", "plots"},
     {"fitting", "export"},
     {"__init__"},
 ]

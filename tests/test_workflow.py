@@ -421,7 +421,9 @@ def case_control_psam(wd):
 
 def test_a_case_control_psam_is_scored_by_auc_and_liability_r2(tmp_path):
     config = USER.replace("data/pheno.tsv", "data/pheno.psam").replace(
-        "  phenotypes: all\n", "  phenotypes: [disease]\n  prevalence: 0.1\n")
+        "  phenotypes: all\n", "  phenotypes: [disease]\n  prevalence: 0.1\n").replace(
+        "methods: [sparselmm, lasso]", "methods: [sparselmm, sparselmm_logistic, lasso]").replace(
+        "simulation:\n", "simulation:\n  enabled: false\n")
     wd = workdir(tmp_path, config)
     user_data(wd)
     case_control_psam(wd)
@@ -442,6 +444,42 @@ def test_a_case_control_psam_is_scored_by_auc_and_liability_r2(tmp_path):
     assert set(preds["y"]) == {0.0, 1.0}  # fitted as 0/1, not rank-transformed
     summary = pd.read_csv(wd / "results/tables/real_summary.tsv", sep="\t")
     assert {"r2_snp", "auc", "r2_liability"} == set(summary["metric"])
+    # the logistic model predicts probabilities
+    logit = preds[preds["pred"].between(0, 1)]
+    assert set(table["method"]) == {"sparselmm", "sparselmm_logistic", "lasso"} and len(logit)
+
+
+def test_a_logistic_method_on_a_quantitative_phenotype_stops_early(tmp_path):
+    config = USER.replace("methods: [sparselmm, lasso]", "methods: [sparselmm_logistic]").replace(
+        "simulation:\n", "simulation:\n  enabled: false\n")
+    wd, proc = real_run(tmp_path, config, check=False)
+    assert proc.returncode != 0 and no_fit_ran(wd)
+    assert "sparselmm_logistic fit binary (case-control) phenotypes only" in (
+        wd / "results/logs/phenotype_list.log").read_text()
+    # the simulation of a quantitative trait: refused before any job
+    (tmp_path / "sim").mkdir()
+    wd = workdir(tmp_path / "sim", TINY.replace("methods: [sparselmm, lasso, oracle]",
+                                                "methods: [sparselmm_logistic]"))
+    proc = run(wd, "--dry-run", check=False)
+    assert proc.returncode != 0
+    assert "set simulation.prevalence" in proc.stdout + proc.stderr
+
+
+def test_fig1_of_a_disease(tmp_path):
+    config = TINY.replace("methods: [sparselmm, lasso, oracle]",
+                          "methods: [sparselmm, sparselmm_logistic, lasso, oracle]").replace(
+        "  seed: 7\n", "  seed: 7\n  prevalence: 0.3\n")
+    wd = workdir(tmp_path, config)
+    run(wd)
+    table = read_results(wd / "results/tables/simulation_r2.tsv")
+    assert table["auc"].notna().all() and (table["prevalence"] == 0.3).all()
+    data = pd.read_csv(wd / "results/simulation/data/c1_h0.8/rep1/phenotypes.tsv", sep="\t")
+    assert set(data["y"]) == {0.0, 1.0} and data["y"].sum() == 36  # 30 % of 120
+    mean = table.groupby(["n_causal", "method"])["auc"].mean()
+    assert mean[(1, "oracle")] > 0.8 and mean[(1, "sparselmm_logistic")] > 0.75
+    summary = pd.read_csv(wd / "results/tables/simulation_summary.tsv", sep="\t")
+    assert {"r2_snp", "auc", "r2_liability"} == set(summary["metric"])
+    assert (wd / "results/figures/fig1_simulation.png").stat().st_size > 10_000
 
 
 def messy_covariates(wd):

@@ -112,6 +112,8 @@ def simulation_params(wildcards):
     )
     if SIM["genotypes"] != "independent":  # (absent otherwise: older runs stay valid)
         params["genotypes"] = simulation_genotypes()
+    if SIM["prevalence"] is not None:  # a disease: liability-threshold model
+        params["prevalence"] = SIM["prevalence"]
     return params
 
 
@@ -545,7 +547,8 @@ def fam_samples(prefix):
 
 def check_sample_sizes():
     """Stop before any job runs when a method of ``methods:`` cannot run on the data's
-    sample size (the methods with an n x n matrix; sparselmm.methods.max_samples)."""
+    sample size (the methods with an n x n matrix; sparselmm.methods.max_samples), or
+    is a logistic model and the simulation is of a quantitative trait."""
     sizes = []
     if SIM["enabled"]:
         sim = SIM["genotypes"]
@@ -562,6 +565,13 @@ def check_sample_sizes():
             REGISTRY.check_sample_size(names, n, source, options)
         except ValueError as err:
             raise WorkflowError(f"config.yaml methods: {err}") from None
+    logistic = REGISTRY.binary_only_methods(METHODS)
+    if logistic and SIM["enabled"] and SIM["prevalence"] is None:
+        raise WorkflowError(
+            f"config.yaml methods: {', '.join(logistic)} fit binary (case-control) "
+            f"phenotypes only, and the simulation is of a quantitative trait: set "
+            f"simulation.prevalence (a disease), or simulation: {{enabled: false}}"
+        )
 
 
 def made_by_a_rule(path):

@@ -144,6 +144,7 @@ checkpoint phenotype_list:
     params:
         requested=config["realdata"]["phenotypes"],
         binary=config["realdata"]["binary_phenotypes"],
+        binary_only=REGISTRY.binary_only_methods(REAL_METHODS),
         folds=config["cv"]["folds"],
         window_kb=config["realdata"]["cis_window_kb"],
         group_size=config["realdata"]["group_size"],

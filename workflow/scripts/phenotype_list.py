@@ -12,7 +12,7 @@ from sparselmm.tables import prepare_phenotypes  # noqa: E402
 
 prefix = plink_prefix(inp.fam)
 names = prepare_phenotypes(inp.phenotypes, read_fam(prefix), params.requested, params.folds,
-                           out.table, binary=params.binary)
+                           out.table, binary=params.binary, binary_only=params.binary_only)
 positions = read_positions(inp.positions) if params.window_kb is not None else None
 groups, skipped = assign_groups(names, params.group_size, positions, read_bim(prefix),
                                 params.window_kb)

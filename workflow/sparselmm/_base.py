@@ -66,13 +66,17 @@ class LinearPredictor(EstimatorParams):
     """Prediction on the original scale, shared by the linear models.
 
     A subclass's ``fit`` ends with :meth:`_finish`, which stores the public fitted
-    state described in the module docstring.
+    state described in the module docstring. ``LINK``: ``"identity"`` (``predict`` is
+    the linear prediction) or, for a logistic model, ``"logit"`` (the linear
+    prediction is the log-odds, ``predict`` the probability).
     """
 
-    def _finish(self, design, b):
+    LINK = "identity"
+
+    def _finish(self, design, b, w=None):
         """Store the standardisation and map the standardised effects ``b`` back to
-        the original scale; the covariate effects are the least-squares fit of
-        ``y - X b`` on ``[1, Z]``."""
+        the original scale; the covariate effects (on ``[1, Z]``) are ``w``, by default
+        the least-squares fit of ``y - X b`` on ``[1, Z]``."""
         b = np.where(design.active, b, 0.0)
         if hasattr(self, "pip_"):
             self.pip_ = np.where(design.active, self.pip_, 0.0)
@@ -80,12 +84,13 @@ class LinearPredictor(EstimatorParams):
         self.x_mean_ = design.mean
         self.x_scale_ = design.scale
         self._b = b
-        xb = standardized_matvec(design.G, design.sentinel, design.mean, design.scale, b)
-        w = np.linalg.solve(design.R, design.Q.T @ (design.y - xb))
-        self._w = w
+        if w is None:
+            xb = standardized_matvec(design.G, design.sentinel, design.mean, design.scale, b)
+            w = np.linalg.solve(design.R, design.Q.T @ (design.y - xb))
+        self._w = np.asarray(w, dtype=float)
         self.coef_ = b * design.scale
-        self.intercept_ = float(w[0] - design.mean @ self.coef_)
-        self.covariate_coef_ = w[1:].copy()
+        self.intercept_ = float(self._w[0] - design.mean @ self.coef_)
+        self.covariate_coef_ = self._w[1:].copy()
         self.n_covariates_ = design.Zfull.shape[1] - 1
         self.n_missing_ = design.n_missing
         self.active_ = design.active

@@ -224,6 +224,28 @@ def move_residual(X, c, j, sentinel, mean, scale, C, u, v, delta):
             u[k] += delta * C[k, j]
 
 
+@njit(cache=True, nogil=True, fastmath=FAST, inline="always")
+def spike_slab_update(j, xr, d, alpha, mu, s2, sigma2, sa, logodds):
+    """SNP ``j``'s coordinate update of ``alpha, mu, s2`` (:class:`sparselmm.SparseLMM`'s
+    Notes) from ``xr = (P x_j)^T r``, ``r`` the residual with SNP ``j``'s current
+    effect in it; returns ``(|change in alpha_j|, change in alpha_j mu_j)``."""
+    b_old = alpha[j] * mu[j]
+    dj = d[j]
+    s2j = sigma2 * sa / (sa * dj + 1.0)
+    muj = s2j / sigma2 * (xr + dj * b_old)
+    z = logodds + 0.5 * (math.log(s2j / (sa * sigma2)) + muj * muj / s2j)
+    if z >= 0.0:
+        aj = 1.0 / (1.0 + math.exp(-z))
+    else:
+        ez = math.exp(z)
+        aj = ez / (1.0 + ez)
+    change = abs(aj - alpha[j])
+    alpha[j] = aj
+    mu[j] = muj
+    s2[j] = s2j
+    return change, aj * muj - b_old
+
+
 @njit(cache=True, nogil=True, fastmath=FAST)
 def sweep(G, sentinel, mean, scale, C, d, order, v, u, alpha, mu, s2,
           sigma2, sa, logodds):
@@ -239,23 +261,10 @@ def sweep(G, sentinel, mean, scale, C, d, order, v, u, alpha, mu, s2,
         j = order[t]
         X, c = column(G, j, work, 0)
         xr = residual_dot(X, c, j, sentinel, mean, scale, C, u, v)
-        b_old = alpha[j] * mu[j]
-        dj = d[j]
-        s2j = sigma2 * sa / (sa * dj + 1.0)
-        muj = s2j / sigma2 * (xr + dj * b_old)
-        z = logodds + 0.5 * (math.log(s2j / (sa * sigma2)) + muj * muj / s2j)
-        if z >= 0.0:
-            aj = 1.0 / (1.0 + math.exp(-z))
-        else:
-            ez = math.exp(z)
-            aj = ez / (1.0 + ez)
-        change = abs(aj - alpha[j])
+        change, delta = spike_slab_update(j, xr, d, alpha, mu, s2, sigma2, sa, logodds)
         if change > max_change:
             max_change = change
-        alpha[j] = aj
-        mu[j] = muj
-        s2[j] = s2j
-        move_residual(X, c, j, sentinel, mean, scale, C, u, v, aj * muj - b_old)
+        move_residual(X, c, j, sentinel, mean, scale, C, u, v, delta)
     return max_change
 
 
@@ -341,6 +350,27 @@ def weighted_residual_dot(X, c, j, sentinel, mean, scale, C, u, v, w):
     for k in range(C.shape[0]):
         acc += C[k, j] * u[k]
     return acc
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
+def sweep_weighted(G, sentinel, mean, scale, C, d, order, w, v, u, alpha, mu, s2, sa,
+                   logodds):
+    """:func:`sweep` of a weighted regression (the logistic model's Jaakkola-Jordan
+    bound, :mod:`sparselmm.logistic`): residual variance 1, dot products
+    ``sum_i w_i x_ij v_i`` (``w`` the row precisions), ``C = Q_w^T W X`` and ``d_j =
+    x_j^T P_W x_j`` of the weighted projection. Returns the largest change in alpha.
+    """
+    max_change = 0.0
+    work = scratch(G, 1)
+    for t in range(order.shape[0]):
+        j = order[t]
+        X, c = column(G, j, work, 0)
+        xr = weighted_residual_dot(X, c, j, sentinel, mean, scale, C, u, v, w)
+        change, delta = spike_slab_update(j, xr, d, alpha, mu, s2, 1.0, sa, logodds)
+        if change > max_change:
+            max_change = change
+        move_residual(X, c, j, sentinel, mean, scale, C, u, v, delta)
+    return max_change
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)

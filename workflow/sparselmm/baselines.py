@@ -12,18 +12,27 @@ from .model import marginal_association
 
 
 class Oracle:
-    """The true model of a simulated data set: predictions from the true effects."""
+    """The true model of a simulated data set: predictions from the true effects.
 
-    def __init__(self, *, beta, intercept, covariate_effects):
+    For a disease (liability-threshold model: ``threshold`` and ``noise_sd`` given) the
+    prediction is the probability of being a case given the true covariate and genetic
+    values, ``Phi((l - threshold) / noise_sd)`` with ``l`` the liability without its
+    noise; ``predict_genetic`` stays the genetic value on the liability scale.
+    """
+
+    def __init__(self, *, beta, intercept, covariate_effects, threshold=None, noise_sd=None):
         self.beta = np.asarray(beta, dtype=float)
         self.intercept = float(intercept)
         self.covariate_effects = np.asarray(covariate_effects, dtype=float)
+        self.threshold = threshold
+        self.noise_sd = noise_sd
 
     @classmethod
     def from_truth(cls, truth):
         """The oracle of a simulated data set (:func:`sparselmm.simulate.read_truth`)."""
         return cls(beta=truth["beta_full"], intercept=truth["intercept"],
-                   covariate_effects=truth["covariate_effects"])
+                   covariate_effects=truth["covariate_effects"],
+                   threshold=truth.get("liability_threshold"), noise_sd=truth.get("noise_sd"))
 
     def fit(self, X, y, Z=None):
         return self
@@ -39,8 +48,13 @@ class Oracle:
 
     def predict(self, X, Z=None):
         Zfull = covariate_matrix(Z, X.shape[0])
-        return Zfull @ np.concatenate([[self.intercept], self.covariate_effects]) + \
+        liability = Zfull @ np.concatenate([[self.intercept], self.covariate_effects]) + \
             self.predict_genetic(X)
+        if self.threshold is None:
+            return liability
+        from scipy.stats import norm
+
+        return norm.cdf((liability - self.threshold) / self.noise_sd)
 
 
 class TopSNP(LinearPredictor):

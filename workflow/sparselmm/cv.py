@@ -100,22 +100,41 @@ def liability_r2(r2_observed, prevalence, case_fraction):
     return float(r2_observed * C / (1 + r2_observed * theta * C))
 
 
-def logistic_loglik(y, X, max_iter=100, tol=1e-10):
-    """The maximised log likelihood of the logistic regression of the 0/1 ``y`` on the
-    columns of ``X`` (which should hold an intercept), by Newton's method."""
+def logistic_fit(y, X, max_iter=100, tol=1e-10):
+    """``(b, loglik)``: the maximum-likelihood logistic regression of the 0/1 ``y`` on the
+    columns of ``X`` (which should hold an intercept), by Newton's method. Under
+    separation the likelihood tends to 1 without a maximum; the iterations stop when
+    it no longer rises by ``tol``."""
     y = np.asarray(y, dtype=float)
     b = np.zeros(X.shape[1])
-    ll = -np.inf
+    ll, best = -np.inf, b
     for _ in range(max_iter):
         eta = X @ b
         new = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
         if new - ll < tol:
-            return max(new, ll)
-        ll = new
+            return (b, new) if new >= ll else (best, ll)
+        ll, best = new, b
         p = 1.0 / (1.0 + np.exp(-eta))
-        w = p * (1 - p) + 1e-12  # separation: the likelihood tends to 0, never past it
+        w = p * (1 - p) + 1e-12
         b = b + np.linalg.lstsq(X.T @ (X * w[:, None]), X.T @ (y - p), rcond=None)[0]
-    return ll
+    return best, ll
+
+
+def logistic_loglik(y, X, max_iter=100, tol=1e-10):
+    """The maximised log likelihood of :func:`logistic_fit`."""
+    return logistic_fit(y, X, max_iter, tol)[1]
+
+
+def covariate_fit_logistic(Z_train, y_train, Z_test, n_test=None):
+    """The probability of being a case from the maximum-likelihood logistic regression
+    on ``[1, Z]`` in the training fold: a logistic model's covariate-only baseline
+    (:func:`covariate_fit` for linear models)."""
+    n_tr = len(y_train)
+    n_te = Z_test.shape[0] if Z_test is not None else n_test
+    A = np.ones((n_tr, 1)) if Z_train is None else np.column_stack([np.ones(n_tr), Z_train])
+    B = np.ones((n_te, 1)) if Z_test is None else np.column_stack([np.ones(n_te), Z_test])
+    b, _ = logistic_fit(y_train, A)
+    return 1.0 / (1.0 + np.exp(-(B @ b)))
 
 
 def nagelkerke_r2(y, X):
@@ -130,20 +149,21 @@ def nagelkerke_r2(y, X):
     return float((1 - np.exp(2 * (l0 - l1) / n)) / top) if top > 0 else float("nan")
 
 
-def binary_metrics(y_test, pred, cov_pred, prevalence=None):
+def binary_metrics(y_test, pred, cov_pred, prevalence=None, snp=None):
     """Held-out accuracy of a prediction of a 0/1 phenotype (``pred`` on any scale that
     increases with the risk; ``cov_pred`` the covariate-only fit from the training fold).
 
-    ``auc``: AUC of the full prediction; ``auc_snp``: of the SNP part ``pred -
-    cov_pred``; ``nagelkerke_r2``: the gain in Nagelkerke's R^2 from adding the SNP
-    part to the covariate fit (logistic regressions on the held-out samples, as PRS
-    tools report it); ``r2_liability``: the squared correlation of the SNP part with
-    ``y_test - cov_pred`` (R^2 on the observed scale) taken to the liability scale
+    ``auc``: AUC of the full prediction; ``auc_snp``: of the SNP part, the polygenic
+    score ``snp`` (the model's ``predict_genetic``; default ``pred - cov_pred``);
+    ``nagelkerke_r2``: the gain in Nagelkerke's R^2 from adding the SNP part to the
+    covariate fit (logistic regressions on the held-out samples, as PRS tools report
+    it); ``r2_liability``: the squared correlation of the SNP part with ``y_test -
+    cov_pred`` (R^2 on the observed scale) taken to the liability scale
     (:func:`liability_r2`) for ``prevalence`` (None: the held-out case fraction) and
     the held-out case fraction.
     """
     y = np.asarray(y_test, dtype=float)
-    snp = np.asarray(pred, dtype=float) - cov_pred
+    snp = np.asarray(pred, dtype=float) - cov_pred if snp is None else np.asarray(snp)
     P = float(y.mean())
     K = P if prevalence is None else float(prevalence)
     resid = y - cov_pred

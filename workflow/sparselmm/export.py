@@ -140,6 +140,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     else:
         G = read(rows, cols)
     model = make_model(method, options).fit(G, y, Z)
+    logistic = model.LINK == "logit"
     bim = read_bim(bed) if bim is None else bim
     if cols is not None:
         bim = bim.iloc[np.asarray(cols)].reset_index(drop=True)
@@ -169,7 +170,10 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
         "phenotype": phenotype, "method": method, "options": dict(options or {}),
         "phenotype_transform": "none (binary)" if is_binary else transform,
         "trait": "binary" if is_binary else "quantitative",
-        "scale": ("linear model of the 0/1 phenotype (1 = case): the prediction estimates "
+        "link": "logit" if logistic else "identity",
+        "scale": ("log-odds of being a case (logistic model): probability = 1 / (1 + "
+                  "exp(-prediction))") if logistic else (
+                  "linear model of the 0/1 phenotype (1 = case): the prediction estimates "
                   "the risk on the 0/1 scale, not log-odds") if is_binary else (
                   f"the phenotype as fitted (phenotype_transform: {transform})"),
         **({"cases": int(y.sum()), "controls": int((y == 0).sum()),
@@ -558,7 +562,8 @@ def score_cohort(prefix, models, *, min_fraction, log=sys.stderr):
     ``snp_score`` = ``sum weight_j x_j`` over the SNPs found (PLINK 2's ``SCORE1_SUM``
     with the model's ``.afreq``); ``genetic_value`` = ``sum weight_j (x_j - a1_mean_j)``,
     the SNP part of ``predict``; ``prediction`` = the phenotype predicted at the
-    training samples' mean covariates. A model with fewer than ``min_fraction`` of its
+    training samples' mean covariates (a logistic model's: the log-odds, and
+    ``probability`` its logistic). A model with fewer than ``min_fraction`` of its
     SNPs (nonzero weight) found is refused, with the counts. Returns
     ``(predictions, matching)`` tables. The fileset is checked first
     (:func:`sparselmm.plink.check_fileset`: a .fam a line short is an error).
@@ -608,7 +613,10 @@ def score_cohort(prefix, models, *, min_fraction, log=sys.stderr):
               f"matched ({row['flipped']} with A1/A2 swapped, scored on the other allele), "
               f"{row['absent']} absent, {row['alleles_differ']} with other alleles; "
               f"{row['missing_calls_imputed']} missing calls at the training mean", file=log)
-        preds.append(pd.DataFrame({"fid": fids, "iid": iids, "phenotype": phenotype,
-                                   "method": method, "prediction": base + genetic,
-                                   "genetic_value": genetic, "snp_score": snp_score}))
+        pred = pd.DataFrame({"fid": fids, "iid": iids, "phenotype": phenotype,
+                             "method": method, "prediction": base + genetic,
+                             "genetic_value": genetic, "snp_score": snp_score})
+        if info.get("link") == "logit":
+            pred["probability"] = 1.0 / (1.0 + np.exp(-pred["prediction"]))
+        preds.append(pred)
     return pd.concat(preds, ignore_index=True), pd.DataFrame(counts)

@@ -23,8 +23,10 @@ import pandas as pd
 
 from . import plink
 from ._design import PreparedGenotypes, take_columns, take_rows
-from .cv import BINARY_METRICS, binary_metrics, covariate_fit, heldout_metrics
+from .cv import (BINARY_METRICS, binary_metrics, covariate_fit, covariate_fit_logistic,
+                 heldout_metrics)
 from .methods import genotype_storage, make_model
+from .methods import method as registry_row
 from .samples import fit_samples
 from .traits import code_phenotypes, prevalence_of
 from .simulate import read_truth
@@ -146,6 +148,10 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
             at = window if cols is None else np.searchsorted(cols, window)
             X, Gte = take_columns(held["train"], at), take_columns(held["test"], at)
         print(f"{name}: ", end="", file=log)
+        if registry_row(method).binary_only and name not in binary:
+            raise ValueError(f"phenotype {name!r}, {method}: a logistic model fits binary "
+                             f"(case-control) phenotypes only; {name!r} is quantitative "
+                             f"(realdata.binary_phenotypes)")
         try:
             if truth is not None and true_effects is None:
                 true_effects = read_truth(truth, held["train"].shape[1])
@@ -155,8 +161,11 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
                                                    Z_test=Zte, log=log, label=method)
             if name in binary:
                 K = prevalence_of(prevalence, name)
+                # the SNP part: the polygenic score X b (a logistic model's on the
+                # log-odds scale)
                 m.update(binary_metrics(y[test], pred, cov_pred,
-                                        float(y.mean()) if K is None else K))
+                                        float(y.mean()) if K is None else K,
+                                        snp=model.predict_genetic(Gte)))
         except ValueError as err:
             raise ValueError(f"phenotype {name!r}, fold {fold}, {method}: {err}") from err
         preds.append(pd.DataFrame({"phenotype": name, "iid": np.asarray(ids)[test], "fold": fold,
@@ -186,7 +195,8 @@ def score_fit(model, *, X_train, y_train, Z_train, G_test, y_test, Z_test, log=N
     ``X_train`` may be a :class:`sparselmm.PreparedGenotypes` holding ``Z_train``
     (pass ``Z_train`` too: the covariate-only fit needs it). Returns ``(pred,
     cov_pred, metrics, seconds)``: the held-out prediction, the covariate-only
-    least-squares prediction from the training fold, the metrics (``r2``,
+    prediction from the training fold (least squares; for a logistic model, the
+    logistic regression's probability), the metrics (``r2``,
     ``r2_snp`` of :func:`sparselmm.cv.heldout_metrics`, sample and SNP counts,
     ``converged``, ``at_bound``, and the hybrid's ``inference`` and ``damping``)
     and the seconds of fit plus prediction.
@@ -198,7 +208,11 @@ def score_fit(model, *, X_train, y_train, Z_train, G_test, y_test, Z_test, log=N
     seconds = time.perf_counter() - t0
     print(f"{label} fit: {fit_summary(model)}", file=log or sys.stderr)
     n_test = len(y_test)
-    cov_pred = covariate_fit(Z_train, y_train, Z_test, n_test)
+    # each model against the covariate-only model of its family: a logistic model's
+    # prediction is a probability, its baseline the logistic regression on [1, Z]
+    baseline = (covariate_fit_logistic if getattr(model, "LINK", "identity") == "logit"
+                else covariate_fit)
+    cov_pred = baseline(Z_train, y_train, Z_test, n_test)
     metrics = heldout_metrics(y_test, pred, cov_pred)
     metrics.update(
         n_train=len(y_train),

@@ -49,6 +49,11 @@ def _hybrid_runtime(options):
     return 4.0
 
 
+def _logistic_runtime(options):
+    # each iteration: a sweep and two blockwise passes (the bound's weights, C = Q^T D X)
+    return 5.0
+
+
 def _int8_memory(options):
     return 2.0
 
@@ -128,6 +133,10 @@ class Method:
         ``options -> int or None``: the most samples the method is run on. Methods
         that form an ``n x n`` matrix (and its eigendecomposition, ``O(n^3)``) stop
         the workflow before any job runs above it, naming the methods that scale.
+    binary_only : bool
+        A model of a case-control outcome (logistic): fitted to binary phenotypes
+        only; its ``predict`` is the probability of being a case, and its SNP part
+        (``predict_genetic``) the log-odds.
     """
 
     name: str
@@ -140,10 +149,13 @@ class Method:
     mem_bytes_per_genotype: object = _int8_memory
     packed_mem_bytes_per_genotype: object = _packed_memory
     max_samples: object = _no_limit
+    binary_only: bool = False
 
 
 REGISTRY = (
     Method("sparselmm", "model:SparseLMM", "SparseLMM", "#D55E00", prunable=True),
+    Method("sparselmm_logistic", "logistic:LogisticSparseLMM", "SparseLMM (logistic)",
+           "#8C2D04", prunable=True, runtime_mb_per_min=_logistic_runtime, binary_only=True),
     Method("hybrid", "hybrid:HybridLMM", "Hybrid", "#CC79A7", prunable=True,
            runtime_mb_per_min=_hybrid_runtime, max_samples=_hybrid_limit),
     Method("ridge", "ridge:RidgeREML", "Ridge (GBLUP)", "#009E73", max_samples=_n_by_n),
@@ -221,6 +233,11 @@ def check_sample_size(names, n_samples, source, options=None):
             f"{8 * n_samples**2 / 1e9:.0f} GB, and its O(n^3) eigendecomposition). "
             f"Remove them from methods:, or fit a subset of the samples; these scale "
             f"to biobank size on the packed .bed: {', '.join(scalable_methods())}{hybrid}")
+
+
+def binary_only_methods(names):
+    """The methods of ``names`` that fit binary phenotypes only (logistic models)."""
+    return [m for m in names if m in _BY_NAME and _BY_NAME[m].binary_only]
 
 
 def real_data_methods(names):

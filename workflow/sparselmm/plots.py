@@ -46,12 +46,14 @@ def _boxes(ax, table, methods, metric):
     ax.grid(axis="y", alpha=0.3)
 
 
-def fig1_simulation(table, methods, metric="r2"):
-    """3 x 3 grid (causal SNPs x h2) of held-out R^2 per method over folds.
+def fig1_simulation(table, methods, metric=None):
+    """3 x 3 grid (causal SNPs x h2) of held-out R^2 per method over folds (``metric``,
+    default ``r2``; for a disease, every row binary, ``auc``).
 
-    The dashed line is the oracle's mean R^2 (the true effects), the best
-    achievable prediction.
+    The dashed line is the oracle's mean (the true effects), the best achievable
+    prediction.
     """
+    metric = metric or ("auc" if _binary_only(table) else "r2")
     causal = sorted(table["n_causal"].unique())
     h2s = sorted(table["h2"].unique())
     fig, axes = plt.subplots(len(causal), len(h2s), figsize=(3.4 * len(h2s), 3.0 * len(causal)),

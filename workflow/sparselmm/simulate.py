@@ -19,6 +19,12 @@ standard-normal covariates of large effect, ``g = X_std beta`` from
 rescaled so that the SNP heritability ``var(g) / (var(g) + var(e))`` equals
 ``h2`` exactly in the simulated sample (``e`` is made orthogonal to ``g`` and
 ``g + e`` has unit variance).
+
+A disease (``prevalence`` K): the liability-threshold model (Falconer 1965). The
+phenotype above is the liability; the ``K`` fraction of the sample with the
+highest liability are cases (1), the others controls (0), so ``h2`` is the SNP
+heritability on the liability scale and the sample is a population sample (its
+case fraction is K).
 """
 
 import json
@@ -45,6 +51,7 @@ class Simulated:
     genetic_value: np.ndarray  # g (centred in the sample)
     noise: np.ndarray
     positions: np.ndarray = None  # bp of each SNP (coalescent and real genotypes)
+    threshold: float = None  # a disease: the liability above which a sample is a case
 
 
 @dataclass
@@ -128,13 +135,16 @@ def coalescent_genotypes(n, p, maf_range, seed, *, ne=NE, mutation_rate=MUTATION
 
 
 def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercept=0.0,
-             maf_range=(0.05, 0.5), seed=0, genotypes="independent"):
+             maf_range=(0.05, 0.5), seed=0, genotypes="independent", prevalence=None):
     """Simulate one data set. Every draw comes from ``numpy.random.default_rng(seed)``
     (the coalescent genotypes from msprime seeded from ``seed``); ``genotypes``:
     ``"independent"``, ``"coalescent"`` or a :class:`Genotypes` (then ``n`` and ``p``
-    are its shape)."""
+    are its shape). ``prevalence``: a binary trait by the liability-threshold model
+    (module docstring; ``y`` is 0/1), None: quantitative."""
     if not 0 < h2 < 1:
         raise ValueError(f"h2 must lie in (0, 1), got {h2}")
+    if prevalence is not None and not 0 < prevalence < 1:
+        raise ValueError(f"prevalence must lie in (0, 1), got {prevalence}")
     if isinstance(genotypes, Genotypes):
         n, p = genotypes.dosages.shape
     if not 1 <= n_causal <= p:
@@ -178,8 +188,16 @@ def simulate(*, n, p, n_causal, h2, covariate_effects=(1.0, -1.0, 0.5), intercep
     beta = np.zeros(p)
     beta[causal] = effect * scale / sd
     y = intercept + Z @ w + g + e
+    threshold = None
+    if prevalence is not None:  # the top K of the liabilities are the cases
+        ranked = np.sort(y)[::-1]
+        k = int(round(prevalence * n))
+        if not 0 < k < n:
+            raise ValueError(f"prevalence {prevalence} of {n} samples leaves one class empty")
+        threshold = float((ranked[k - 1] + ranked[k]) / 2)
+        y = (y > threshold).astype(float)
     return Simulated(G, y, Z, maf, beta, float(intercept - mean @ beta[causal]), w, g, e,
-                     positions)
+                     positions, threshold)
 
 
 # -- a data set on disk ------------------------------------------------------------------
@@ -188,12 +206,13 @@ PHENOTYPE = "y"
 
 
 def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, intercept,
-                     maf_range, seed, genotypes="independent"):
+                     maf_range, seed, genotypes="independent", prevalence=None):
     """Simulate one data set and write ``.bed/.bim/.fam``, phenotype, covariate, truth.
 
     ``genotypes``: ``"independent"`` (the paper's design), ``"coalescent"`` (msprime),
     or the prefix of a PLINK fileset whose genotypes are used as they are (its samples
-    and SNPs; ``n`` and ``p`` are then ignored).
+    and SNPs; ``n`` and ``p`` are then ignored). ``prevalence``: a case-control trait
+    (:func:`simulate`); ``truth.json`` then says so.
     """
     out = Path(out_prefix)
     source = None
@@ -203,7 +222,8 @@ def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, inter
         fam = plink.read_fam(source)
         genotypes = Genotypes(plink.read_genotypes(source), bim["pos"].astype(np.int64).to_numpy())
     sim = simulate(n=n, p=p, n_causal=n_causal, h2=h2, covariate_effects=covariate_effects,
-                   intercept=intercept, maf_range=maf_range, seed=seed, genotypes=genotypes)
+                   intercept=intercept, maf_range=maf_range, seed=seed, genotypes=genotypes,
+                   prevalence=prevalence)
     n, p = sim.genotypes.shape
     if source is None:
         iids = [f"ind{i + 1}" for i in range(n)]
@@ -234,6 +254,9 @@ def write_simulation(out_prefix, *, n, p, n_causal, h2, covariate_effects, inter
         "seed": seed,
         "genotypes": source or genotypes,
     }
+    if prevalence is not None:  # effects and h2 on the liability scale
+        truth.update(prevalence=prevalence, cases=int(sim.y.sum()),
+                     liability_threshold=sim.threshold, noise_sd=float(sim.noise.std()))
     write_text(out / "truth.json", json.dumps(truth, indent=1))
     return sim
 

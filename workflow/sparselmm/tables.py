@@ -271,14 +271,15 @@ MIN_SAMPLES_PER_FOLD = 2
 
 
 def prepare_phenotypes(path, samples, requested, folds, out_tsv, log=sys.stderr,
-                       binary="auto"):
+                       binary="auto", binary_only=()):
     """Check the user's phenotype table against the .fam and write the phenotypes to
     analyse as a TSV keyed by the sample key (``iid``), in .fam order; return their
     names. Errors name the file and the phenotype, column, line or sample.
 
     Binary phenotypes (``binary``: :func:`sparselmm.traits.code_phenotypes`) are
     written coded 0 (control) / 1 (case), PLINK's 0 missing; the log gives their cases
-    and controls."""
+    and controls. ``binary_only``: methods that fit binary phenotypes only (logistic
+    models); a quantitative phenotype among ``requested`` is then an error."""
     offered = value_columns(path)
     names = offered if requested == "all" else [str(r) for r in requested]
     absent = [c for c in names if c not in offered]
@@ -290,6 +291,12 @@ def prepare_phenotypes(path, samples, requested, folds, out_tsv, log=sys.stderr,
     table = align(read_sample_table(path, "phenotype", names), samples, path, "phenotype", log)
     order = [k for k in samples.keys if k in table.index]
     table, binary = code_phenotypes(table.loc[order], binary, path)
+    quantitative = [c for c in names if c not in binary]
+    if binary_only and quantitative:
+        raise TableError(f"config.yaml methods: {', '.join(binary_only)} fit binary "
+                         f"(case-control) phenotypes only, and {path} has quantitative "
+                         f"ones among those listed: {', '.join(quantitative[:5])}; a binary "
+                         f"phenotype is coded 0/1, or 1 = control / 2 = case (PLINK)")
     for name in names:
         y = table[name].dropna()
         if name in binary:
