@@ -373,6 +373,62 @@ def sweep_weighted(G, sentinel, mean, scale, C, d, order, w, v, u, alpha, mu, s2
     return max_change
 
 
+@njit(cache=True, nogil=True, fastmath=FAST, inline="always")
+def _standardised(X, c, sentinel, mj, sj, x):
+    """``x = `` SNP column ``X[:, c]`` standardised (0 where missing)."""
+    for i in range(x.shape[0]):
+        g = X[i, c]
+        x[i] = (float(g) - mj) * sj if g != sentinel else 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
+def weighted_moments(G, sentinel, mean, scale, w, QwT, C, d):
+    """For the row weights ``w`` and ``QwT = (diag(w) Q)^T`` (k x n): ``C[:, j] = QwT
+    x_j`` and ``d_j = sum_i w_i x_ij^2 - ||C[:, j]||^2`` (the logistic bound's
+    weighted projection, :mod:`sparselmm.logistic`), one pass over the SNPs."""
+    n, p = G.shape
+    k = QwT.shape[0]
+    x = np.empty(n)
+    work = scratch(G, 1)
+    for j in range(p):
+        X, c = column(G, j, work, 0)
+        _standardised(X, c, sentinel, mean[j], scale[j], x)
+        dd = 0.0
+        for i in range(n):
+            dd += w[i] * x[i] * x[i]
+        for q in range(k):
+            acc = 0.0
+            for i in range(n):
+                acc += QwT[q, i] * x[i]
+            C[q, j] = acc
+            dd -= acc * acc
+        d[j] = max(dd, 0.0)
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
+def variance_sums(G, sentinel, mean, scale, var, C, s, M):
+    """``s_i += sum_j var_j x_ij^2`` and ``M[:, i] += sum_j var_j x_ij C[:, j]`` (``M``
+    k x n) over the SNPs with ``var_j > 0``: the variance of the linear predictors
+    under the logistic model's posterior (:func:`sparselmm.logistic.update_eta`), one
+    pass."""
+    n, p = G.shape
+    k = C.shape[0]
+    x = np.empty(n)
+    work = scratch(G, 1)
+    for j in range(p):
+        vj = var[j]
+        if vj <= 0.0:
+            continue
+        X, c = column(G, j, work, 0)
+        _standardised(X, c, sentinel, mean[j], scale[j], x)
+        for i in range(n):
+            s[i] += vj * x[i] * x[i]
+        for q in range(k):
+            a = vj * C[q, j]
+            for i in range(n):
+                M[q, i] += a * x[i]
+
+
 @njit(cache=True, nogil=True, fastmath=FAST)
 def enet_epoch(G, sentinel, mean, scale, C, d, ws, w, v, u, b, l1, l2):
     """One cyclic coordinate-descent pass over the SNPs ``ws`` (an index array).

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _kernels
 from ._base import LinearPredictor
-from ._design import build_design, standardised_blocks
+from ._design import build_design
 from .model import default_pi, update_order, xlogy_ratio
 
 
@@ -69,12 +69,8 @@ class _Weighted:
         QD = self.Q * self.D[:, None]
         self.C = np.empty((self.Q.shape[1], p))
         self.d = np.empty(p)
-        for j0, j1, blk in standardised_blocks(design.G, design.sentinel, design.mean,
-                                               design.scale):
-            Cb = QD.T @ blk
-            self.C[:, j0:j1] = Cb
-            self.d[j0:j1] = self.D @ (blk * blk) - np.einsum("ij,ij->j", Cb, Cb)
-        np.maximum(self.d, 0.0, out=self.d)
+        _kernels.weighted_moments(design.G, design.sentinel, design.mean, design.scale,
+                                  self.D, np.ascontiguousarray(QD.T), self.C, self.d)
         self.d[~design.active] = 0.0
         self.yhat = (design.y - 0.5) / self.D
         self.q = QD.T @ self.yhat
@@ -122,17 +118,14 @@ def update_eta(design, wt, alpha, mu, s2, v, u):
 
     ``t = Q Q^T D y^ + (I - Q Q^T D) X beta + Z e_w`` with ``Cov(e_w) = (Z^T D Z)^-1``,
     so ``E[t] = y^ - v - Q u`` and ``Var[t_i] = ||Q_i||^2 + sum_j Var(beta_j)
-    (x_ij - Q_i C_j)^2``, summed over SNPs in one blockwise pass.
+    (x_ij - Q_i C_j)^2``, summed over SNPs in one pass (:func:`_kernels.variance_sums`).
     """
     var = np.where(design.active, alpha * (mu**2 + s2) - (alpha * mu) ** 2, 0.0)
     k, n = wt.Q.shape[1], design.n
     s = np.zeros(n)
     M = np.zeros((k, n))
-    for j0, j1, blk in standardised_blocks(design.G, design.sentinel, design.mean,
-                                           design.scale):
-        vb = var[j0:j1]
-        s += (blk * blk) @ vb
-        M += (wt.C[:, j0:j1] * vb) @ blk.T
+    _kernels.variance_sums(design.G, design.sentinel, design.mean, design.scale, var, wt.C,
+                           s, M)
     K = (wt.C * var) @ wt.C.T
     Q = wt.Q
     mean_t = wt.yhat - v - Q @ u
@@ -176,8 +169,8 @@ class LogisticSparseLMM(LinearPredictor):
     :class:`sparselmm.SparseLMM` with ``sigma_e^2 = 1`` on the weighted regression
     of the module docstring), the M-steps ``sigma_b^2 = sum_j alpha_j (mu_j^2 +
     s_j^2) / sum_j alpha_j`` and ``pi = sum_j alpha_j / p``, then ``eta``
-    (:func:`update_eta`) and the weighted design at the new ``eta`` (two passes over
-    the genotypes). Every step maximises the ELBO in its own variables, so it never
+    (:func:`update_eta`) and the weighted design at the new ``eta``
+    (:func:`_kernels.weighted_moments`): two passes over the genotypes. Every step maximises the ELBO in its own variables, so it never
     decreases.
 
     ``predict`` returns the probability of being a case; ``decision_function``
