@@ -153,7 +153,7 @@ def fit_problem(tmp_path, n=203, p=150):
 
 
 METHOD_OPTIONS = {"sparselmm": None, "sparselmm_logistic": None, "hybrid": None, "ridge": None,
-                  "top1": None,
+                  "top1": None, "lasso_logistic": {"n_alphas": 10, "cv": 3, "eps": 0.1},
                   "lasso": {"n_jobs": 1}, "elasticnet": {"n_jobs": 1},
                   "bslmm": {"burn_in": 100, "samples": 500}}
 
@@ -163,7 +163,7 @@ def test_each_method_fits_the_packed_file_as_the_int8_matrix(tmp_path, method):
     if method == "bslmm":
         pytest.importorskip("shutil").which("gemma") or pytest.skip("gemma not installed")
     G, P, y, Z, train, test = fit_problem(tmp_path)
-    if method == "sparselmm_logistic":
+    if method.endswith("_logistic"):
         y = (y > np.median(y)).astype(float)
     fits = []
     for X_train, X_test in ((G[train], G[test]), (take_rows(P, train), take_rows(P, test))):
@@ -218,9 +218,9 @@ def test_methods_with_an_n_by_n_matrix_are_refused_early_above_their_size():
         check_sample_size(["sparselmm", "ridge", "bslmm"], 50_000, "big.fam")
     msg = str(err.value)
     assert msg.startswith("ridge, bslmm: 50,000 samples (big.fam)") and "20 GB" in msg
-    assert "sparselmm, sparselmm_logistic, lasso, elasticnet, top1" in msg
+    assert "sparselmm, sparselmm_logistic, lasso, elasticnet, lasso_logistic" in msg
     assert scalable_methods() == ["sparselmm", "sparselmm_logistic", "lasso", "elasticnet",
-                                  "top1"]
+                                  "lasso_logistic", "elasticnet_logistic", "top1"]
     # the hybrid's mean-field E-step sweeps over SNPs only
     check_sample_size(["hybrid"], 50_000, "big.fam", {"hybrid": {"inference": "mean_field"}})
     with pytest.raises(ValueError, match="hybrid with inference: mean_field"):

@@ -139,3 +139,23 @@ class LinearPredictor(EstimatorParams):
             raise ValueError(f"Z has {Zfull.shape[1] - 1} columns but the model was "
                              f"fitted with {self._w.size - 1}")
         return Zfull @ self._w
+
+
+class LogisticPredictor(LinearPredictor):
+    """A linear model of the log-odds of a 0/1 outcome (``LINK = "logit"``): the linear
+    prediction is :meth:`decision_function`, ``predict`` the probability of a case."""
+
+    LINK = "logit"
+
+    def decision_function(self, X, Z=None):
+        """The log-odds ``[1, Z] w + X coef`` of being a case."""
+        return super().predict(X, Z)
+
+    def predict(self, X, Z=None):
+        """The probability of being a case (the logistic of :meth:`decision_function`)."""
+        return 1.0 / (1.0 + np.exp(-self.decision_function(X, Z)))
+
+    def predict_proba(self, X, Z=None):
+        """As :meth:`predict`."""
+        return self.predict(X, Z)
+

@@ -382,15 +382,16 @@ def _standardised(X, c, sentinel, mj, sj, x):
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
-def weighted_moments(G, sentinel, mean, scale, w, QwT, C, d):
-    """For the row weights ``w`` and ``QwT = (diag(w) Q)^T`` (k x n): ``C[:, j] = QwT
-    x_j`` and ``d_j = sum_i w_i x_ij^2 - ||C[:, j]||^2`` (the logistic bound's
-    weighted projection, :mod:`sparselmm.logistic`), one pass over the SNPs."""
-    n, p = G.shape
+def weighted_moments(G, sentinel, mean, scale, w, QwT, idx, C, d):
+    """For the row weights ``w`` and ``QwT = (diag(w) Q)^T`` (k x n), over the SNPs
+    ``j`` of ``idx``: ``C[:, j] = QwT x_j`` and ``d_j = sum_i w_i x_ij^2 - ||C[:, j]||^2``
+    (a weighted projection: the logistic models, :mod:`sparselmm.logistic`)."""
+    n = G.shape[0]
     k = QwT.shape[0]
     x = np.empty(n)
     work = scratch(G, 1)
-    for j in range(p):
+    for t in range(idx.shape[0]):
+        j = idx[t]
         X, c = column(G, j, work, 0)
         _standardised(X, c, sentinel, mean[j], scale[j], x)
         dd = 0.0

@@ -1,5 +1,6 @@
-"""Logistic spike-and-slab regression for case-control traits, by variational EM
-with the Jaakkola-Jordan bound (varbvs's ``family = "binomial"``).
+"""Logistic spike-and-slab regression for case-control traits, by variational EM on
+a Gaussian approximation of the likelihood: the Jaakkola-Jordan bound (varbvs's
+``family = "binomial"``) or the second-order expansion at the current fit (IRLS).
 
 Model::
 
@@ -20,6 +21,15 @@ the SNPs then enter through the ``D``-weighted projection ``P_D = D - D Z (Z^T D
 Z)^-1 Z^T D``, and the coordinate updates are those of the linear model
 (:class:`sparselmm.SparseLMM`, with ``sigma_e^2 = 1``, ``d_j = x_j^T P_D x_j``),
 run by the same kernels over int8 or packed genotypes with row weights.
+
+The bound's curvature ``2 lambda(eta)`` exceeds the likelihood's ``p (1 - p)`` away
+from ``t = 0`` (twice at ``|t| = 2.2``, a case probability of 0.1): where the
+covariates predict well or the disease is rare it understates every SNP's evidence.
+The second-order expansion of the log likelihood at the posterior mean of ``t``
+(``approximation="taylor"``, the default) uses ``D = p (1 - p)`` and the working
+response ``y^ = t + (y - p) / D``, as IRLS and glmnet do: the same weighted
+regression, with the right curvature at the fit, but no longer a bound (its ELBO
+is an approximation and need not rise every iteration).
 """
 
 import math
@@ -29,9 +39,10 @@ import time
 import numpy as np
 
 from . import _kernels
-from ._base import LinearPredictor
-from ._design import build_design
-from .model import default_pi, update_order, xlogy_ratio
+from ._base import LogisticPredictor
+from ._design import PreparedGenotypes, build_design, standardized_matvec
+from .cv import logistic_fit
+from .model import SparseLMM, default_pi, update_order, xlogy_ratio
 
 
 def jj_lambda(eta):
@@ -51,16 +62,34 @@ def jj_g(eta):
 
 
 class _Weighted:
-    """The bound's weighted regression at one ``eta``: weights ``D``, the
+    """The likelihood as a weighted regression: weights ``D`` and pseudo-response
+    ``y^`` (:meth:`bound` or :meth:`taylor`), with ``const`` the rest of its log, the
     ``D``-orthonormal covariate basis ``Q`` (``Q^T D Q = I``, ``Q = Z R^-1``),
     ``C = Q^T D X``, ``d_j = x_j^T P_D x_j``, and the pseudo-response split into its
     covariate part ``q = Q^T D y^`` and the rest ``y~ = y^ - Q q``."""
 
-    def __init__(self, design, eta):
-        self.eta = eta
+    @classmethod
+    def bound(cls, design, eta):
+        """The Jaakkola-Jordan bound at ``eta``: ``D = 2 lambda(eta)``, ``y^ = (y - 1/2)
+        / D``, ``const = sum g(eta) + lambda eta^2 + 1 / (16 lambda)``."""
         lam = jj_lambda(eta)
-        self.lam = lam
-        self.D = 2.0 * lam
+        D = 2.0 * lam
+        const = float(np.sum(jj_g(eta) + lam * eta**2 + 1.0 / (16.0 * lam)))
+        return cls(design, D, (design.y - 0.5) / D, const)
+
+    @classmethod
+    def taylor(cls, design, t):
+        """The second-order expansion of the log likelihood at the linear predictors
+        ``t`` (IRLS): ``D = p (1 - p)``, ``y^ = t + (y - p) / D``, ``const = sum
+        loglik(t) + (y - p)^2 / (2 D)``."""
+        prob = 1.0 / (1.0 + np.exp(-t))
+        D = np.maximum(prob * (1.0 - prob), 1e-5)
+        g = design.y - prob
+        loglik = design.y * t - np.logaddexp(0.0, t)
+        return cls(design, D, t + g / D, float(np.sum(loglik + g * g / (2.0 * D))))
+
+    def __init__(self, design, D, yhat, const):
+        self.D, self.const = D, const
         Zfull = design.Zfull
         ZDZ = Zfull.T @ (Zfull * self.D[:, None])
         self.R = np.linalg.cholesky(ZDZ).T  # upper: R^T R = Z^T D Z
@@ -70,9 +99,10 @@ class _Weighted:
         self.C = np.empty((self.Q.shape[1], p))
         self.d = np.empty(p)
         _kernels.weighted_moments(design.G, design.sentinel, design.mean, design.scale,
-                                  self.D, np.ascontiguousarray(QD.T), self.C, self.d)
+                                  self.D, np.ascontiguousarray(QD.T), np.arange(p),
+                                  self.C, self.d)
         self.d[~design.active] = 0.0
-        self.yhat = (design.y - 0.5) / self.D
+        self.yhat = yhat
         self.q = QD.T @ self.yhat
         self.y_tilde = self.yhat - self.Q @ self.q
 
@@ -102,8 +132,7 @@ def elbo(design, wt, alpha, mu, s2, sa, logodds, v, u):
     k = wt.Q.shape[1]
     rss = float(wt.D @ (v * v)) - float(u @ u)
     var_term = float(wt.d[a] @ (al * (m**2 + s) - (al * m) ** 2))
-    bound = float(np.sum(jj_g(wt.eta) + wt.lam * wt.eta**2 + 1.0 / (16.0 * wt.lam)))
-    bound += 0.5 * k * math.log(2 * math.pi) - float(np.sum(np.log(np.diag(wt.R))))
+    bound = wt.const + 0.5 * k * math.log(2 * math.pi) - float(np.sum(np.log(np.diag(wt.R))))
     bound -= 0.5 * (rss + var_term)
     pi = 1.0 / (1.0 + math.exp(-logodds))
     kl_beta = -0.5 * float(al @ (1.0 + np.log(s / sa) - (m**2 + s) / sa))
@@ -134,7 +163,7 @@ def update_eta(design, wt, alpha, mu, s2, v, u):
     return np.sqrt(mean_t**2 + np.maximum(var_t, 0.0))
 
 
-class LogisticSparseLMM(LinearPredictor):
+class LogisticSparseLMM(LogisticPredictor):
     """Spike-and-slab logistic regression with covariates, by variational EM.
 
     Parameters
@@ -149,6 +178,16 @@ class LogisticSparseLMM(LinearPredictor):
     estimate_sigma2_b : bool, default=True
     order : {"marginal", "index"}, default="marginal"
         As :class:`sparselmm.SparseLMM` (marginal associations of the 0/1 outcome).
+    approximation : {"taylor", "bound"}, default="taylor"
+        The likelihood's Gaussian approximation (module docstring): the expansion at
+        the current fit, or the Jaakkola-Jordan bound (a true lower bound; its ELBO
+        never falls; looser where the covariates predict well or cases are rare).
+    init : {"linear", "null"}, default="linear"
+        Start from the linear :class:`sparselmm.SparseLMM` fit of the 0/1 outcome
+        (its PIPs, effects, ``pi`` and prior variance on the log-odds scale), or from
+        no effects at ``pi`` and ``sigma2_b``. From "null", EM on ``pi`` and
+        ``sigma2_b`` can collapse to the empty model before the bound's weights have
+        settled (measured on simulated diseases: ``bench/binary_traits.py``).
     max_iter : int, default=1000
     tol, elbo_tol : float
         Stop when no ``alpha_j`` moves by ``tol`` in an iteration, or the ELBO
@@ -160,7 +199,8 @@ class LogisticSparseLMM(LinearPredictor):
     pip_, coef_, intercept_, covariate_coef_ : as :class:`sparselmm.SparseLMM`, on the
         log-odds scale (``coef_``: log odds ratio per copy of A1)
     sigma2_b_, pi_ : fitted hyperparameters
-    eta_ : the bound's variational parameters (one per sample)
+    eta_ : the linear predictors the approximation was last taken at (bound: its
+        variational parameters, one per sample)
     elbo_, n_iter_, converged_
 
     Notes
@@ -168,10 +208,10 @@ class LogisticSparseLMM(LinearPredictor):
     One iteration: a coordinate-ascent sweep over the SNPs (the updates of
     :class:`sparselmm.SparseLMM` with ``sigma_e^2 = 1`` on the weighted regression
     of the module docstring), the M-steps ``sigma_b^2 = sum_j alpha_j (mu_j^2 +
-    s_j^2) / sum_j alpha_j`` and ``pi = sum_j alpha_j / p``, then ``eta``
-    (:func:`update_eta`) and the weighted design at the new ``eta``
-    (:func:`_kernels.weighted_moments`): two passes over the genotypes. Every step maximises the ELBO in its own variables, so it never
-    decreases.
+    s_j^2) / sum_j alpha_j`` and ``pi = sum_j alpha_j / p``, then the approximation
+    at the new fit (bound: ``eta`` by :func:`update_eta`, one pass) and its weighted
+    design (:func:`_kernels.weighted_moments`, one pass). With the bound every step
+    maximises the ELBO in its own variables, so it never decreases.
 
     ``predict`` returns the probability of being a case; ``decision_function``
     the log-odds.
@@ -184,11 +224,12 @@ class LogisticSparseLMM(LinearPredictor):
     variable selection in regression. Bayesian Analysis 7(1):73-108.
     """
 
-    LINK = "logit"
-
     def __init__(self, *, pi_mode="em", pi=None, sigma2_b=None, estimate_sigma2_b=True,
-                 order="marginal", max_iter=1000, tol=1e-4, elbo_tol=1e-8, verbose=False):
+                 order="marginal", init="linear", approximation="taylor", max_iter=1000,
+                 tol=1e-4, elbo_tol=1e-8, verbose=False):
         self.pi_mode = pi_mode
+        self.approximation = approximation
+        self.init = init
         self.pi = pi
         self.sigma2_b = sigma2_b
         self.estimate_sigma2_b = estimate_sigma2_b
@@ -199,6 +240,11 @@ class LogisticSparseLMM(LinearPredictor):
         self.verbose = verbose
 
     def _check_params(self):
+        if self.approximation not in ("bound", "taylor"):
+            raise ValueError(f"approximation must be 'bound' or 'taylor', got "
+                             f"{self.approximation!r}")
+        if self.init not in ("linear", "null"):
+            raise ValueError(f"init must be 'linear' or 'null', got {self.init!r}")
         if self.pi_mode not in ("em", "fixed"):
             raise ValueError(f"pi_mode must be 'em' or 'fixed', got {self.pi_mode!r}")
         if self.pi is not None and not 0 < self.pi < 1:
@@ -217,21 +263,28 @@ class LogisticSparseLMM(LinearPredictor):
             raise ValueError("y must be coded 0 (control) / 1 (case) for a logistic model")
         if y_arr.min() == y_arr.max():
             raise ValueError("y has one class only (all cases or all controls)")
-        design = build_design(X, y_arr, Z)
+        # one prepared design for the linear start and this fit
+        X = X if isinstance(X, PreparedGenotypes) else PreparedGenotypes(X, Z)
+        design = build_design(X, y_arr, None)
         a = design.active
         n_active = max(int(a.sum()), 1)
         p = design.G.shape[1]
         pi = self.pi if self.pi is not None else default_pi(n_active)
-        logodds = math.log(pi / (1 - pi))
         sa = float(self.sigma2_b) if self.sigma2_b is not None else 0.1
         alpha = np.where(a, pi, 0.0)
         mu = np.zeros(p)
+        if self.init == "linear":
+            pi, sa = self._linear_start(X, y_arr, design, alpha, mu, pi, sa)
+        logodds = math.log(pi / (1 - pi))
         s2 = np.full(p, sa)
         order = update_order(design, self.order)
-        ybar = float(y_arr.mean())
-        eta = np.full(design.n, abs(math.log(ybar / (1 - ybar))))  # the intercept-only fit
-        wt = _Weighted(design, eta)
-        v, u = wt.residuals(np.zeros(design.n))
+        # the bound starts tight at the covariate-only logistic regression
+        w0, _ = logistic_fit(y_arr, design.Zfull)
+        eta = design.Zfull @ w0
+        taylor = self.approximation == "taylor"
+        wt = _Weighted.taylor(design, eta) if taylor else _Weighted.bound(design, np.abs(eta))
+        v, u = wt.residuals(standardized_matvec(design.G, design.sentinel, design.mean,
+                                                design.scale, alpha * mu))
         F = elbo(design, wt, alpha, mu, s2, sa, logodds, v, u)
         trace = [F]
         converged = False
@@ -249,8 +302,12 @@ class LogisticSparseLMM(LinearPredictor):
                 pi = min(max(sum_alpha / n_active, 1.0 / (10.0 * n_active)), 0.5)
                 logodds = math.log(pi / (1 - pi))
             xb = wt.y_tilde - v
-            eta = update_eta(design, wt, alpha, mu, s2, v, u)
-            wt = _Weighted(design, eta)
+            if taylor:  # expand again at the posterior mean of the linear predictors
+                eta = design.Zfull @ wt.covariate_effects(v, u) + xb
+                wt = _Weighted.taylor(design, eta)
+            else:
+                eta = update_eta(design, wt, alpha, mu, s2, v, u)
+                wt = _Weighted.bound(design, eta)
             v, u = wt.residuals(xb)
             F = elbo(design, wt, alpha, mu, s2, sa, logodds, v, u)
             trace.append(F)
@@ -272,12 +329,21 @@ class LogisticSparseLMM(LinearPredictor):
         self._finish(design, b, w=wt.covariate_effects(v, u))
         return self
 
-    def decision_function(self, X, Z=None):
-        """The log-odds ``[1, Z] w + X coef`` of being a case."""
-        return super().predict(X, Z)
-
-    def predict(self, X, Z=None):
-        """The probability of being a case (the logistic of :meth:`decision_function`)."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(X, Z)))
-
-    predict_proba = predict
+    def _linear_start(self, X, y, design, alpha, mu, pi, sa):
+        """Start from the linear SparseLMM of the 0/1 outcome (``init="linear"``): its
+        PIPs and effects, taken to the log-odds scale by ``c = 1 / (ybar (1 - ybar))``
+        (the slope of the logit at the case fraction), and its ``pi`` and prior
+        variance (times ``c^2``) where not given. Fills ``alpha``, ``mu``; returns
+        ``(pi, sigma2_b)``."""
+        lin = SparseLMM(order=self.order).fit(X, y)
+        ybar = float(y.mean())
+        c = 1.0 / (ybar * (1.0 - ybar))
+        b = np.divide(lin.coef_, design.scale, out=np.zeros_like(lin.coef_),
+                      where=design.scale > 0)
+        alpha[:] = np.where(design.active, lin.pip_, 0.0)
+        mu[:] = np.divide(c * b, alpha, out=np.zeros_like(b), where=alpha > 0)
+        if self.pi is None:
+            pi = min(max(lin.pi_, 1e-6), 0.5)
+        if self.sigma2_b is None:
+            sa = min(max(c * c * lin.sigma2_e_ * lin.sigma2_b_, 1e-6), 10.0)
+        return pi, sa

@@ -165,6 +165,11 @@ REGISTRY = (
     Method("elasticnet", "penalised:ProjectedElasticNetCV", "Elastic net", "#56B4E9",
            runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory,
            packed_mem_bytes_per_genotype=_penalised_packed_memory),
+    Method("lasso_logistic", "logistic_penalised:LogisticLassoCV", "Lasso (logistic)",
+           "#023858", runtime_mb_per_min=_logistic_runtime, binary_only=True),
+    Method("elasticnet_logistic", "logistic_penalised:LogisticElasticNetCV",
+           "Elastic net (logistic)", "#2B8CBE", runtime_mb_per_min=_logistic_runtime,
+           binary_only=True),
     Method("top1", "baselines:TopSNP", "Top SNP (top1)", "#E69F00"),
     # BSLMM's PIPs speak only of its sparse part: its polygenic part gives every SNP
     # an effect, so it is exported whole, as ridge is
