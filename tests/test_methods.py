@@ -114,7 +114,7 @@ LAYERS = [
     {"_kernels", "outputs", "traits"},
     {"_design", "tables", "methods", "config_types"},
     {"_base", "_vamp", "cv", "plink", "cis"},
-    {"model", "logistic", "logistic_penalised", "baselines", "hybrid", "ridge", "penalised", "bslmm", "simulate",
+    {"model", "logistic", "logistic_penalised", "select", "baselines", "hybrid", "ridge", "penalised", "bslmm", "simulate",
      "samples", "realdata", "summary", "plots"},
     {"fitting", "export"},
     {"__init__"},

@@ -84,6 +84,24 @@ def test_fig1_end_to_end(tiny_run):
     assert (tiny_run / "results/simulation/data/c10_h0.8/rep1/genotypes.bed").exists()
 
 
+def test_auto_chooses_within_each_training_fold_and_says_what_it_chose(tmp_path):
+    config = TINY.replace("methods: [sparselmm, lasso, oracle]",
+                          "methods: [sparselmm, top1, auto, oracle]") + (
+        "auto:\n  candidates: [sparselmm, top1]\n  cv: 3\n")
+    wd = workdir(tmp_path, config)
+    run(wd)
+    table = read_results(wd / "results/tables/simulation_r2.tsv")
+    auto = table[table["method"] == "auto"]
+    assert len(auto) == 6 and set(auto["chosen"]) <= {"sparselmm", "top1"}
+    choices = pd.read_csv(wd / "results/tables/simulation_auto.tsv", sep="\t")
+    assert list(choices.columns) == ["n_causal", "h2", "chosen", "folds", "share"]
+    overall = choices[choices["n_causal"] == "(all)"]
+    assert overall["folds"].sum() == 6 and overall["share"].sum() == pytest.approx(1.0)
+    # the fit logs say what was chosen and the inner errors
+    log = (wd / "results/logs/fit/c1_h0.8/rep1/auto/fold0.log").read_text()
+    assert "chosen=" in log and "cv_mse=" in log
+
+
 def test_second_run_has_nothing_to_do(tiny_run):
     proc = run(tiny_run, "--dry-run")
     assert "Nothing to be done" in proc.stdout + proc.stderr

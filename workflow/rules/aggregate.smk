@@ -165,3 +165,22 @@ rule hybrid_status:
         damping=config["hybrid"]["damping"],
     script:
         "../scripts/hybrid_status.py"
+
+
+rule auto_choices:
+    input:
+        table=R("results/tables/{analysis}_r2.tsv"),
+    output:
+        table=report(
+            R("results/tables/{analysis}_auto.tsv"),
+            caption="../report/auto_choices.rst",
+            category="Method chosen by auto",
+        ),
+    log:
+        R("results/logs/{analysis}_auto.log"),
+    wildcard_constraints:
+        analysis="simulation|real",
+    conda:
+        "../../envs/sparselmm.yaml"
+    script:
+        "../scripts/auto_choices.py"

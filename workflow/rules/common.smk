@@ -4,6 +4,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -155,8 +156,12 @@ def scenario_labels(wildcards):
 
 
 def method_options(wildcards):
-    """The config section named after the method (oracle and ridge have none)."""
-    return dict(config.get(wildcards.method, {}))
+    """The config section named after the method (oracle and ridge have none); auto's
+    also holds its candidates' sections (``options``)."""
+    options = dict(config.get(wildcards.method, {}))
+    if wildcards.method == "auto":
+        options["options"] = {c: dict(config.get(c, {})) for c in options["candidates"]}
+    return options
 
 
 def genotype_mb(input):
@@ -382,6 +387,15 @@ def final_outputs():
             R("results/tables/real_summary.tsv"),
             R("results/tables/real_predicted.tsv"),
         ]
+    if "auto" in METHODS:  # which method auto chose where
+        outputs += [
+            R(f"results/tables/{analysis}_auto.tsv")
+            for analysis, on in (
+                ("simulation", SIM["enabled"]),
+                ("real", REAL["enabled"]),
+            )
+            if on
+        ]
     return outputs
 
 
@@ -561,7 +575,11 @@ def check_sample_sizes():
         sizes.append((REAL_METHODS, fam_samples(REAL["genotypes"]), fam))
     for names, n, source in sizes:
         try:
-            options = {m: config.get(m, {}) for m in names}
+            options = {
+                m: method_options(SimpleNamespace(method=m))
+                for m in names
+                if m != "oracle"
+            }
             REGISTRY.check_sample_size(names, n, source, options)
         except ValueError as err:
             raise WorkflowError(f"config.yaml methods: {err}") from None

@@ -53,7 +53,7 @@ from .traits import prevalence_of
 # fitted values worth keeping with a model, where it has them
 HYPERPARAMETERS = ("pi_", "sigma2_e_", "sigma2_b_", "pve_", "weights_", "prior_var_", "alpha_",
                    "l1_ratio", "delta_", "sigma2_g_", "inference_", "damping_", "n_iter_",
-                   "converged_", "n_nonzero_", "hyperparameters_")
+                   "converged_", "n_nonzero_", "hyperparameters_", "chosen_", "cv_mse_")
 
 
 def _jsonable(v):
@@ -150,7 +150,7 @@ def final_fit(*, bed, phenotypes, phenotype, covariates, method, options, transf
     keep = model.coef_ != 0
     if hasattr(model, "pip_"):
         weights["pip"] = model.pip_
-        if registry_row(method).prunable:
+        if getattr(model, "prunable_", registry_row(method).prunable):
             keep &= model.pip_ >= min_pip
     cut = np.flatnonzero((model.coef_ != 0) & ~keep)
     change = model.predict_genetic(G, snps=cut) if cut.size else np.zeros(0)

@@ -33,8 +33,9 @@ from .simulate import read_truth
 from .tables import read_table
 
 # fitted attributes worth a line in a fit's log, where the model has them
-SUMMARY_ATTRIBUTES = ("converged_", "n_iter_", "pve_", "sigma2_e_", "pi_", "inference_",
-                      "damping_", "start_", "start_evidence_", "ridge_evidence_", "log_evidence_")
+SUMMARY_ATTRIBUTES = ("chosen_", "cv_mse_", "converged_", "n_iter_", "pve_", "sigma2_e_",
+                      "pi_", "inference_", "damping_", "start_", "start_evidence_",
+                      "ridge_evidence_", "log_evidence_")
 
 
 class FoldFits(NamedTuple):
@@ -222,6 +223,8 @@ def score_fit(model, *, X_train, y_train, Z_train, G_test, y_test, Z_test, log=N
         # a variance component estimated at its bound (ridge: h2 = 0)
         at_bound=bool(getattr(model, "at_bound_", False)),
     )
+    if getattr(model, "chosen_", None) is not None:  # auto: the method it chose
+        metrics.update(chosen=model.chosen_)
     if getattr(model, "inference_", None) is not None:  # how the hybrid's E-step ended
         metrics.update(inference=model.inference_,
                        damping=np.nan if model.damping_ is None else float(model.damping_))

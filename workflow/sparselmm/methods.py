@@ -54,6 +54,39 @@ def _logistic_runtime(options):
     return 5.0
 
 
+def _auto_candidates(options):
+    return [_BY_NAME[c] for c in options.get("candidates", ("sparselmm", "lasso"))
+            if c in _BY_NAME]
+
+
+def _auto_runtime(options):
+    # cv + 1 fits of every candidate (on about 4/5 of the samples) and the refit
+    folds = options.get("cv", 5) + 2
+    inner = options.get("options", {})
+    minutes_per_mb = sum(folds / m.runtime_mb_per_min(dict(inner.get(m.name, {})))
+                         for m in _auto_candidates(options))
+    return 1.0 / max(minutes_per_mb, 1e-9)
+
+
+def _auto_memory(options):
+    inner = options.get("options", {})
+    return max([m.mem_bytes_per_genotype(dict(inner.get(m.name, {})))
+                for m in _auto_candidates(options)] or [2.0])
+
+
+def _auto_packed_memory(options):
+    inner = options.get("options", {})
+    return max([m.packed_mem_bytes_per_genotype(dict(inner.get(m.name, {})))
+                for m in _auto_candidates(options)] or [0.3])
+
+
+def _auto_limit(options):
+    inner = options.get("options", {})
+    limits = [m.max_samples(dict(inner.get(m.name, {}))) for m in _auto_candidates(options)]
+    limits = [x for x in limits if x is not None]
+    return min(limits) if limits else None
+
+
 def _int8_memory(options):
     return 2.0
 
@@ -175,6 +208,10 @@ REGISTRY = (
     # an effect, so it is exported whole, as ridge is
     Method("bslmm", "bslmm:GemmaBSLMM", "BSLMM (GEMMA)", "#999933",
            runtime_mb_per_min=_bslmm_runtime, max_samples=_n_by_n),
+    # the chosen method's PIPs decide its pruning (the model's prunable_)
+    Method("auto", "select:AutoSelectCV", "Auto (inner CV)", "#7F7F7F",
+           runtime_mb_per_min=_auto_runtime, mem_bytes_per_genotype=_auto_memory,
+           packed_mem_bytes_per_genotype=_auto_packed_memory, max_samples=_auto_limit),
     Method("oracle", "baselines:Oracle", "Oracle (true effects)", "#000000", needs_truth=True),
 )
 METHODS = tuple(m.name for m in REGISTRY)

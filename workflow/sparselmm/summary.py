@@ -197,6 +197,23 @@ def predicted_counts(table, thresholds=(0.05, 0.1), baseline="sparselmm", metric
     return pd.DataFrame(rows)
 
 
+def auto_choices(table):
+    """Which method ``auto`` chose (column ``chosen`` of its fits), per scenario or
+    phenotype and over all of them (``(all)``): the folds each candidate was chosen
+    in and their share."""
+    rows = table[table["method"] == "auto"]
+    if rows.empty or "chosen" not in rows.columns:
+        raise ValueError("no fit of the method auto in the table")
+    group = ["n_causal", "h2"] if "n_causal" in rows.columns else ["phenotype"]
+    counts = rows.groupby(group + ["chosen"], sort=True).size().rename("folds").reset_index()
+    counts["share"] = counts["folds"] / counts.groupby(group)["folds"].transform("sum")
+    overall = rows.groupby("chosen").size().rename("folds").reset_index()
+    overall["share"] = overall["folds"] / overall["folds"].sum()
+    for key in group:
+        overall.insert(0, key, "(all)") if key == group[0] else overall.insert(1, key, "")
+    return pd.concat([counts, overall[counts.columns]], ignore_index=True)
+
+
 def hybrid_status(table, damping=0.8):
     """How the hybrid's EM-VAMP E-step (``inference: vamp``) ended, per scenario (or
     phenotype): fits, converged fits, fits by VAMP at the configured ``damping``, by

@@ -1,0 +1,75 @@
+"""auto: the method chosen by inner cross-validation within the training samples."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import simulate_small
+
+from sparselmm import plink
+from sparselmm.cv import assign_folds, write_folds
+from sparselmm.fitting import fit_fold
+from sparselmm.methods import make_model
+from sparselmm.select import AutoSelectCV
+
+
+def test_chooses_the_candidate_with_the_lower_inner_error_and_refits_it():
+    G, y, Z, causal, _ = simulate_small(n=300, p=500, n_causal=1, h2=0.6, seed=3)
+    auto = AutoSelectCV(candidates=["ridge", "sparselmm"], cv=3, seed=1).fit(G, y, Z)
+    # one causal SNP: the sparse model predicts it, ridge spreads it over 500 SNPs
+    assert auto.chosen_ == "sparselmm" and auto.cv_mse_["sparselmm"] < auto.cv_mse_["ridge"]
+    # the inner errors are those of fits on the inner folds, by hand
+    folds = assign_folds(len(y), 3, 1)
+    by_hand = []
+    for k in range(3):
+        tr, te = folds != k, folds == k
+        m = make_model("ridge").fit(G[tr], y[tr], Z[tr])
+        by_hand.append(np.mean((y[te] - m.predict(G[te], Z[te])) ** 2))
+    assert auto.cv_mse_["ridge"] == pytest.approx(np.mean(by_hand), rel=1e-10)
+    # the exported state is the refitted model's
+    alone = make_model("sparselmm").fit(G, y, Z)
+    np.testing.assert_allclose(auto.coef_, alone.coef_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(auto.predict(G, Z), alone.predict(G, Z), rtol=1e-12)
+    assert auto.prunable_ and np.array_equal(auto.pip_, alone.pip_)
+
+
+def test_logistic_candidates_are_skipped_for_a_quantitative_phenotype():
+    G, y, Z, _, _ = simulate_small(n=150, p=100, seed=4)
+    auto = AutoSelectCV(candidates=["top1", "sparselmm_logistic"], cv=2).fit(G, y, Z)
+    assert auto.chosen_ == "top1" and set(auto.cv_mse_) == {"top1"}
+    with pytest.raises(ValueError, match="no candidate"):
+        AutoSelectCV(candidates=["sparselmm_logistic"], cv=2).fit(G, y, Z)
+    with pytest.raises(ValueError, match="cannot choose 'oracle'"):
+        AutoSelectCV(candidates=["oracle"]).fit(G, y, Z)
+
+
+def test_a_planted_leak_in_the_test_fold_changes_nothing(tmp_path):
+    """The test fold's phenotype is replaced by a copy of ridge's predictions of it,
+    from a fit that saw those samples: were the choice to see the test fold, ridge
+    would win there. The choice, the fit and the predictions are unchanged; only the
+    held-out accuracy moves."""
+    G, y, Z, _, _ = simulate_small(n=200, p=300, n_causal=2, h2=0.5, seed=5)
+    iids = [f"s{i}" for i in range(len(y))]
+    plink.write_bed(tmp_path / "g", G, iids, [f"rs{j}" for j in range(G.shape[1])])
+    write_folds(tmp_path / "folds.tsv", iids, 5, 1, ["y"])
+    cov = pd.DataFrame(Z, columns=["c1", "c2", "c3"]).assign(iid=iids)
+    cov.to_csv(tmp_path / "cov.tsv", sep="\t", index=False)
+    options = {"candidates": ["sparselmm", "ridge", "top1"], "cv": 3}
+
+    def run(values):
+        pd.DataFrame({"iid": iids, "y": values}).to_csv(tmp_path / "pheno.tsv", sep="\t",
+                                                         index=False)
+        return fit_fold(bed=tmp_path / "g", phenotypes=tmp_path / "pheno.tsv", names=["y"],
+                        folds=tmp_path / "folds.tsv", fold=0, method="auto", options=options,
+                        covariates=tmp_path / "cov.tsv")
+
+    honest = run(y)
+    test = pd.read_csv(tmp_path / "folds.tsv", sep="\t")["y"].to_numpy() == 0
+    leaky = make_model("ridge").fit(G, y, Z).predict(G, Z)
+    planted = np.where(test, leaky, y)
+    leaked = run(planted)
+    assert honest.metrics["chosen"].iloc[0] == leaked.metrics["chosen"].iloc[0] != "ridge"
+    np.testing.assert_array_equal(honest.predictions["pred"], leaked.predictions["pred"])
+    # a choice made on the (planted) test fold would have been ridge
+    seen = {m: np.mean((planted[test] - make_model(m).fit(G[~test], y[~test], Z[~test])
+                        .predict(G[test], Z[test])) ** 2) for m in options["candidates"]}
+    assert min(seen, key=seen.get) == "ridge"

@@ -1,0 +1,112 @@
+"""``auto``: choose a method per phenotype by cross-validation inside the training data.
+
+FUSION trains several models per gene and keeps the best by cross-validation; done by
+hand on the workflow's outer folds, the choice sees the very samples it is then scored
+on, and the reported accuracy of "the best method" is optimistic. :class:`AutoSelectCV`
+makes the choice a method of its own: given only the training samples of an outer fold,
+it splits them into inner folds, fits every candidate on each inner training part,
+scores its predictions of the inner held-out part, and refits the candidate with the
+lowest mean held-out squared error on all the training samples. Its outer-CV accuracy
+is then an honest estimate of the whole procedure (choice included), and the final
+model exported for a phenotype is the chosen method's.
+
+For a binary phenotype the squared error of the predicted risk (the Brier score) ranks
+linear models of the 0/1 phenotype and logistic ones alike; candidates that fit binary
+phenotypes only are skipped for a quantitative one.
+"""
+
+import numpy as np
+
+from ._base import LinearPredictor
+from ._design import PreparedGenotypes, take_rows
+from .cv import assign_folds
+from .methods import make_model
+from .methods import method as registry_row
+
+# what the chosen model's public state is made of (``LinearPredictor._finish``)
+STATE = ("coef_", "intercept_", "covariate_coef_", "x_mean_", "x_scale_", "n_features_in_",
+         "n_covariates_", "n_missing_", "active_", "_b", "_w", "pip_", "converged_")
+
+
+class AutoSelectCV(LinearPredictor):
+    """The candidate method with the lowest inner-CV prediction error, refitted.
+
+    Parameters
+    ----------
+    candidates : list of str
+        Methods of the registry (:mod:`sparselmm.methods`) to choose among.
+    options : dict, optional
+        ``{method: options}`` of the candidates (their config sections).
+    cv : int, default=5
+        Inner folds, split from the training samples only (seeded by ``seed``).
+
+    Attributes
+    ----------
+    chosen_ : str
+        The method chosen.
+    cv_mse_ : dict
+        Mean inner held-out squared error of each candidate fitted.
+    model_ : the chosen method's estimator, fitted on every training sample
+    coef_, intercept_, covariate_coef_, pip_ (where it has them), ... : the chosen
+        model's, so that export and scoring read it as that method's model
+
+    Notes
+    -----
+    The inner folds are the same for every candidate (paired comparison). The cost
+    is ``cv + 1`` fits of each candidate on about ``(cv - 1) / cv`` of the samples, plus
+    the refit.
+    """
+
+    def __init__(self, *, candidates=("sparselmm", "lasso"), options=None, cv=5, seed=0):
+        self.candidates = candidates
+        self.options = options
+        self.cv = cv
+        self.seed = seed
+
+    def _check_params(self):
+        cands = list(self.candidates)
+        if not cands or len(set(cands)) != len(cands):
+            raise ValueError(f"candidates must be distinct methods, got {cands}")
+        for name in cands:
+            row = registry_row(name)  # ValueError naming the choices if unknown
+            if row.needs_truth or name == "auto":
+                raise ValueError(f"auto cannot choose {name!r} (it needs the true effects "
+                                 f"or is auto itself)")
+        if int(self.cv) < 2:
+            raise ValueError(f"cv must be at least 2, got {self.cv}")
+
+    def fit(self, X, y, Z=None):
+        self._check_params()
+        X = X if isinstance(X, PreparedGenotypes) else PreparedGenotypes(X, Z)
+        G, Zc = X.G, X.Z
+        y = np.asarray(y, dtype=float)
+        binary = bool(np.all((y == 0) | (y == 1)))
+        usable = [c for c in self.candidates if binary or not registry_row(c).binary_only]
+        if not usable:
+            raise ValueError(f"no candidate of {list(self.candidates)} fits a quantitative "
+                             f"phenotype (they are logistic models)")
+        options = dict(self.options or {})
+        folds = assign_folds(y.size, int(self.cv), self.seed)
+        errors = {c: [] for c in usable}
+        for k in range(int(self.cv)):
+            tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+            if binary and y[tr].min() == y[tr].max():
+                continue  # an inner training part of one class: no candidate can fit it
+            inner = PreparedGenotypes(take_rows(G, tr), None if Zc is None else Zc[tr])
+            for c in usable:
+                model = make_model(c, options.get(c)).fit(inner, y[tr])
+                pred = model.predict(take_rows(G, te), None if Zc is None else Zc[te])
+                errors[c].append(float(np.mean((y[te] - pred) ** 2)))
+        self.cv_mse_ = {c: float(np.mean(e)) for c, e in errors.items() if e}
+        self.chosen_ = min(self.cv_mse_, key=self.cv_mse_.get)
+        self.model_ = make_model(self.chosen_, options.get(self.chosen_)).fit(X, y)
+        for attr in STATE:
+            if hasattr(self.model_, attr):
+                setattr(self, attr, getattr(self.model_, attr))
+        self.LINK = self.model_.LINK
+        self.prunable_ = registry_row(self.chosen_).prunable
+        return self
+
+    def predict(self, X, Z=None):
+        """The chosen model's prediction (a probability for a logistic model)."""
+        return self.model_.predict(X, Z)
