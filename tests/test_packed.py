@@ -219,8 +219,12 @@ def test_methods_with_an_n_by_n_matrix_are_refused_early_above_their_size():
     msg = str(err.value)
     assert msg.startswith("ridge, bslmm: 50,000 samples (big.fam)") and "20 GB" in msg
     assert "sparselmm, sparselmm_logistic, lasso, elasticnet, lasso_logistic" in msg
+    # auto scales when its candidates do (default: sparselmm, lasso)
     assert scalable_methods() == ["sparselmm", "sparselmm_logistic", "lasso", "elasticnet",
-                                  "lasso_logistic", "elasticnet_logistic", "top1"]
+                                  "lasso_logistic", "elasticnet_logistic", "top1", "auto"]
+    with pytest.raises(ValueError, match="^auto: 50,000 samples"):
+        check_sample_size(["auto"], 50_000, "big.fam",
+                          {"auto": {"candidates": ["sparselmm", "ridge"]}})
     # the hybrid's mean-field E-step sweeps over SNPs only
     check_sample_size(["hybrid"], 50_000, "big.fam", {"hybrid": {"inference": "mean_field"}})
     with pytest.raises(ValueError, match="hybrid with inference: mean_field"):
