@@ -152,15 +152,16 @@ def test_transcriptome_config_is_valid(tmp_path):
     assert "results/transcriptome/tables/real_predicted.tsv" in out
 
 
-def test_auto_config_is_valid(tmp_path):
-    """configs/auto_fig1.yaml plans auto beside its candidates and the choices table."""
+@pytest.mark.parametrize("name", ["auto_fig1", "auto_fig1_ld"])
+def test_auto_config_is_valid(tmp_path, name):
+    """configs/auto_fig1*.yaml plan auto beside its candidates and the choices table."""
     wd = workdir(tmp_path, (ROOT / "config.yaml").read_text())
     (wd / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
-    proc = run(wd, "--dry-run", "--configfile", "configs/auto_fig1.yaml")
+    proc = run(wd, "--dry-run", "--configfile", f"configs/{name}.yaml")
     out = proc.stdout + proc.stderr
     # 9 scenarios x 5 folds x 4 methods
     assert re.search(r"fit_simulation\s+180\b", out), out[-2000:]
-    assert "results/auto_fig1/tables/simulation_auto.tsv" in out
+    assert f"results/{name}/tables/simulation_auto.tsv" in out
 
 
 def test_bad_config_fails_before_any_job(tmp_path):
