@@ -147,6 +147,16 @@ class LogisticPredictor(LinearPredictor):
 
     LINK = "logit"
 
+    @staticmethod
+    def _binary_outcome(y):
+        """``y`` as floats, checked to be coded 0/1 with both classes present."""
+        y = np.asarray(y, dtype=float)
+        if not np.all((y == 0) | (y == 1)):
+            raise ValueError("y must be coded 0 (control) / 1 (case) for a logistic model")
+        if y.min() == y.max():
+            raise ValueError("y has one class only (all cases or all controls)")
+        return y
+
     def decision_function(self, X, Z=None):
         """The log-odds ``[1, Z] w + X coef`` of being a case."""
         return super().predict(X, Z)

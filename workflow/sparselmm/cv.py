@@ -11,7 +11,6 @@ import pandas as pd
 
 from .outputs import write_tsv
 from .tables import read_table, redundant_columns
-from .traits import code_phenotypes
 
 
 def assign_folds(n, k, seed):
@@ -31,11 +30,13 @@ def r2(y, pred):
     return float(1.0 - np.sum((y - pred) ** 2) / ss_tot) if ss_tot > 0 else float("nan")
 
 
-def covariate_fit(Z_train, y_train, Z_test, n_test=None):
-    """Least-squares prediction from ``[1, Z]`` fitted on the training fold.
+def covariate_fit(Z_train, y_train, Z_test, n_test=None, link="identity"):
+    """Least-squares prediction from ``[1, Z]`` fitted on the training fold; with
+    ``link="logit"``, the probability of being a case from the maximum-likelihood
+    logistic regression on ``[1, Z]`` (a logistic model's covariate-only baseline).
 
-    ``y_train`` may be a vector or a matrix (one fit per column). ``Z`` may be
-    None (intercept only); ``n_test`` is then required.
+    ``y_train`` may be a vector or, for least squares, a matrix (one fit per column).
+    ``Z`` may be None (intercept only); ``n_test`` is then required.
     """
     n_tr = len(y_train)
     n_te = Z_test.shape[0] if Z_test is not None else n_test
@@ -43,6 +44,9 @@ def covariate_fit(Z_train, y_train, Z_test, n_test=None):
         raise ValueError("covariate_fit needs n_test when Z_test is None")
     A = np.ones((n_tr, 1)) if Z_train is None else np.column_stack([np.ones(n_tr), Z_train])
     B = np.ones((n_te, 1)) if Z_test is None else np.column_stack([np.ones(n_te), Z_test])
+    if link == "logit":
+        b, _ = logistic_fit(y_train, A)
+        return 1.0 / (1.0 + np.exp(-(B @ b)))
     w, *_ = np.linalg.lstsq(A, y_train, rcond=None)
     return B @ w
 
@@ -125,18 +129,6 @@ def logistic_loglik(y, X, max_iter=100, tol=1e-10):
     return logistic_fit(y, X, max_iter, tol)[1]
 
 
-def covariate_fit_logistic(Z_train, y_train, Z_test, n_test=None):
-    """The probability of being a case from the maximum-likelihood logistic regression
-    on ``[1, Z]`` in the training fold: a logistic model's covariate-only baseline
-    (:func:`covariate_fit` for linear models)."""
-    n_tr = len(y_train)
-    n_te = Z_test.shape[0] if Z_test is not None else n_test
-    A = np.ones((n_tr, 1)) if Z_train is None else np.column_stack([np.ones(n_tr), Z_train])
-    B = np.ones((n_te, 1)) if Z_test is None else np.column_stack([np.ones(n_te), Z_test])
-    b, _ = logistic_fit(y_train, A)
-    return 1.0 / (1.0 + np.exp(-(B @ b)))
-
-
 def nagelkerke_r2(y, X):
     """Nagelkerke's R^2 of the logistic regression of the 0/1 ``y`` on ``[1, X]``:
     Cox-Snell's ``1 - exp(2 (l0 - l1) / n)`` over its maximum ``1 - exp(2 l0 / n)``."""
@@ -212,16 +204,17 @@ def phenotype_folds(pheno, phenotype, fam_iids, cov, k, seed, source):
     return iids, folds
 
 
-def group_fold_table(phenotypes, names, fam_iids, covariates, k, seed, out, binary="auto"):
+def group_fold_table(phenotypes, names, fam_iids, covariates, k, seed, out):
     """The folds table of a group of real-data phenotypes: each phenotype's samples
     (genotyped, phenotyped, with covariates) split by :func:`phenotype_folds`.
 
     Fails here, before any fit, when a covariate does not vary in the training
     samples of a fold (a rare category), naming the column, phenotype and fold.
-    ``binary``: which phenotypes are binary (:func:`sparselmm.traits.code_phenotypes`:
-    PLINK's 0 is missing there). Returns ``{phenotype: samples}``.
+    ``phenotypes`` is the workflow's checked table, binary phenotypes already coded
+    0/1 (PLINK's 0 missing) by :func:`sparselmm.tables.prepare_phenotypes`. Returns
+    ``{phenotype: samples}``.
     """
-    pheno, _ = code_phenotypes(read_table(phenotypes, "phenotype"), binary, phenotypes)
+    pheno = read_table(phenotypes, "phenotype")
     cov = read_table(covariates, "covariate")
     columns = {}
     for name in names:

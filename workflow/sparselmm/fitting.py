@@ -23,8 +23,7 @@ import pandas as pd
 
 from . import plink
 from ._design import PreparedGenotypes, take_columns, take_rows
-from .cv import (BINARY_METRICS, binary_metrics, covariate_fit, covariate_fit_logistic,
-                 heldout_metrics)
+from .cv import BINARY_METRICS, binary_metrics, covariate_fit, heldout_metrics
 from .methods import genotype_storage, make_model
 from .methods import method as registry_row
 from .samples import fit_samples
@@ -211,9 +210,8 @@ def score_fit(model, *, X_train, y_train, Z_train, G_test, y_test, Z_test, log=N
     n_test = len(y_test)
     # each model against the covariate-only model of its family: a logistic model's
     # prediction is a probability, its baseline the logistic regression on [1, Z]
-    baseline = (covariate_fit_logistic if getattr(model, "LINK", "identity") == "logit"
-                else covariate_fit)
-    cov_pred = baseline(Z_train, y_train, Z_test, n_test)
+    cov_pred = covariate_fit(Z_train, y_train, Z_test, n_test,
+                             link=getattr(model, "LINK", "identity"))
     metrics = heldout_metrics(y_test, pred, cov_pred)
     metrics.update(
         n_train=len(y_train),

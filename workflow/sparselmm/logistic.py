@@ -258,11 +258,7 @@ class LogisticSparseLMM(LogisticPredictor):
         """Fit to the 0/1 outcome ``y`` (1 = case); ``X``, ``Z`` as
         :meth:`sparselmm.SparseLMM.fit`."""
         self._check_params()
-        y_arr = np.asarray(y, dtype=float)
-        if not np.all((y_arr == 0) | (y_arr == 1)):
-            raise ValueError("y must be coded 0 (control) / 1 (case) for a logistic model")
-        if y_arr.min() == y_arr.max():
-            raise ValueError("y has one class only (all cases or all controls)")
+        y_arr = self._binary_outcome(y)
         # one prepared design for the linear start and this fit
         X = X if isinstance(X, PreparedGenotypes) else PreparedGenotypes(X, Z)
         design = build_design(X, y_arr, None)

@@ -32,7 +32,7 @@ from . import _kernels
 from ._base import LogisticPredictor
 from ._design import build_design
 from .cv import assign_folds, logistic_fit
-from .penalised import strong_rule
+from .penalised import check_path_params, strong_rule
 
 # the smallest Newton weight p (1 - p) (glmnet's: a fitted probability within 1e-5 of 0
 # or 1 would make the working response explode)
@@ -67,6 +67,7 @@ class _Path:
         self.C = np.zeros((k, p))
         self.d = np.zeros(p)
         self.converged = True
+        self.start_gradient = self.gradient()  # at b = 0: where the path starts
 
     def gradient(self):
         """``x_j^T (m (y - p))`` for every SNP (0 outside ``active``): one pass."""
@@ -124,7 +125,7 @@ class _Path:
         """A generator: after each penalty of ``alphas`` (decreasing) the index."""
         d = self.design
         n_fit = float(self.m.sum())
-        grad = self.gradient()
+        grad = self.start_gradient if not self.b.any() else self.gradient()
         l1_prev = float(np.abs(grad).max())
         for k, alpha in enumerate(alphas):
             l1 = n_fit * alpha * l1_ratio
@@ -194,29 +195,18 @@ class LogisticElasticNetCV(LogisticPredictor):
         self.seed = seed
 
     def _check_params(self):
-        if not 0 < self.l1_ratio <= 1:
-            raise ValueError(f"l1_ratio must lie in (0, 1], got {self.l1_ratio}")
-        if int(self.n_alphas) < 1 or not 0 < self.eps <= 1:
-            raise ValueError(f"need n_alphas >= 1 and 0 < eps <= 1, got {self.n_alphas}, "
-                             f"{self.eps}")
-        if not self.tol > 0 or int(self.max_iter) < 1:
-            raise ValueError(f"need tol > 0 and max_iter >= 1, got {self.tol}, {self.max_iter}")
+        check_path_params(self.l1_ratio, self.n_alphas, self.eps, self.tol, self.max_iter)
 
     def fit(self, X, y, Z=None, alphas=None):
         """Fit to the 0/1 outcome ``y``; ``alphas``: fit this penalty grid on every
         sample without cross-validation (the last penalty's fit is kept)."""
         self._check_params()
-        y_arr = np.asarray(y, dtype=float)
-        if not np.all((y_arr == 0) | (y_arr == 1)):
-            raise ValueError("y must be coded 0 (control) / 1 (case) for a logistic model")
-        if y_arr.min() == y_arr.max():
-            raise ValueError("y has one class only (all cases or all controls)")
+        y_arr = self._binary_outcome(y)
         design = build_design(X, y_arr, Z)
         n = design.n
-        everyone = np.ones(n)
+        path = _Path(design, np.ones(n), self.tol, int(self.max_iter))  # every sample
         if alphas is None:
-            grad = _Path(design, everyone, self.tol, int(self.max_iter)).gradient()
-            alpha_max = float(np.abs(grad).max()) / (n * self.l1_ratio)
+            alpha_max = float(np.abs(path.start_gradient).max()) / (n * self.l1_ratio)
             if not alpha_max > 0:
                 raise ValueError("no SNP is associated with y after the covariates")
             self.alphas_ = alpha_max * np.geomspace(1.0, self.eps, int(self.n_alphas))
@@ -240,7 +230,6 @@ class LogisticElasticNetCV(LogisticPredictor):
         else:
             self.alphas_ = grid = np.asarray(alphas, dtype=float)
             self.deviance_path_ = None
-        path = _Path(design, everyone, self.tol, int(self.max_iter))
         for _ in path.run(grid, self.l1_ratio):
             pass
         self.alpha_ = float(grid[-1])

@@ -54,36 +54,33 @@ def _logistic_runtime(options):
     return 5.0
 
 
-def _auto_candidates(options):
-    return [_BY_NAME[c] for c in options.get("candidates", ("sparselmm", "lasso"))
+def _over_candidates(options, field):
+    """Registry ``field`` (a function of options) of each of auto's candidates, at the
+    candidate's options (``options["options"][name]``)."""
+    inner = options.get("options", {})
+    names = options.get("candidates", ("sparselmm", "lasso"))
+    return [getattr(_BY_NAME[c], field)(dict(inner.get(c, {}))) for c in names
             if c in _BY_NAME]
 
 
 def _auto_runtime(options):
     # cv + 1 fits of every candidate (on about 4/5 of the samples) and the refit
     folds = options.get("cv", 5) + 2
-    inner = options.get("options", {})
-    minutes_per_mb = sum(folds / m.runtime_mb_per_min(dict(inner.get(m.name, {})))
-                         for m in _auto_candidates(options))
+    minutes_per_mb = sum(folds / rate for rate in _over_candidates(options,
+                                                                   "runtime_mb_per_min"))
     return 1.0 / max(minutes_per_mb, 1e-9)
 
 
 def _auto_memory(options):
-    inner = options.get("options", {})
-    return max([m.mem_bytes_per_genotype(dict(inner.get(m.name, {})))
-                for m in _auto_candidates(options)] or [2.0])
+    return max(_over_candidates(options, "mem_bytes_per_genotype") or [2.0])
 
 
 def _auto_packed_memory(options):
-    inner = options.get("options", {})
-    return max([m.packed_mem_bytes_per_genotype(dict(inner.get(m.name, {})))
-                for m in _auto_candidates(options)] or [0.3])
+    return max(_over_candidates(options, "packed_mem_bytes_per_genotype") or [0.3])
 
 
 def _auto_limit(options):
-    inner = options.get("options", {})
-    limits = [m.max_samples(dict(inner.get(m.name, {}))) for m in _auto_candidates(options)]
-    limits = [x for x in limits if x is not None]
+    limits = [x for x in _over_candidates(options, "max_samples") if x is not None]
     return min(limits) if limits else None
 
 

@@ -265,6 +265,17 @@ def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000):
         yield k, b, v, full_gap, full_gap <= target
 
 
+def check_path_params(l1_ratio, n_alphas, eps, tol, max_iter):
+    """ValueError unless the penalty path's options are valid (the linear and logistic
+    penalised regressions share them)."""
+    if not 0 < l1_ratio <= 1:
+        raise ValueError(f"l1_ratio must lie in (0, 1], got {l1_ratio}")
+    if int(n_alphas) < 1 or not 0 < eps <= 1:
+        raise ValueError(f"need n_alphas >= 1 and 0 < eps <= 1, got {n_alphas}, {eps}")
+    if not tol > 0 or int(max_iter) < 1:
+        raise ValueError(f"need tol > 0 and max_iter >= 1, got {tol}, {max_iter}")
+
+
 def _best_penalty(mse_path):
     """The penalty with the lowest mean held-out error among those every fold reached."""
     mean = mse_path.mean(axis=0)  # NaN where a fold stopped early
@@ -342,18 +353,12 @@ class ProjectedElasticNetCV(LinearPredictor):
         self.seed = seed
 
     def _check_params(self):
-        if not 0 < self.l1_ratio <= 1:
-            raise ValueError(f"l1_ratio must lie in (0, 1], got {self.l1_ratio}")
+        check_path_params(self.l1_ratio, self.n_alphas, self.eps, self.tol, self.max_iter)
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
-        if int(self.n_alphas) < 1 or not 0 < self.eps <= 1:
-            raise ValueError(f"need n_alphas >= 1 and 0 < eps <= 1, got {self.n_alphas}, "
-                             f"{self.eps}")
         if self.patience is not None and (int(self.patience) < 1 or self.solver != "cd"):
             raise ValueError(f"patience must be None or >= 1 and needs solver 'cd', got "
                              f"{self.patience} with {self.solver!r}")
-        if not self.tol > 0 or int(self.max_iter) < 1:
-            raise ValueError(f"need tol > 0 and max_iter >= 1, got {self.tol}, {self.max_iter}")
 
     def fit(self, X, y, Z=None):
         self._check_params()
