@@ -139,6 +139,22 @@ def test_every_kernel_gives_the_int8_answer(tmp_path, rows):
     for X, out, (ptr, mrows) in zip((G, P), outs, miss):
         _kernels.correlations(X, mean, scale, Ct, order, ptr, mrows, w * z, state0["u"], out)
     np.testing.assert_array_equal(*outs)
+    # the inner folds' KKT checks in one pass: three fits at once, each its own
+    # weights, residual and projections; equal to one pass per fit up to the order of
+    # the sums, and the packed pass equal to the int8 pass bit for bit
+    F = 3
+    W = np.column_stack([(rng.random(n) < 0.8) * rng.normal(size=n) for _ in range(F)])
+    U = rng.normal(size=(F, 3))
+    Cts = np.stack([np.ascontiguousarray((C * (1 + f)).T) for f in range(F)])
+    many = [np.zeros((p, F)), np.zeros((p, F))]
+    for X, out, (ptr, mrows) in zip((G, P), many, miss):
+        _kernels.correlations_many(X, mean, scale, Cts, order, ptr, mrows,
+                                   np.asfortranarray(W), U, out)
+    np.testing.assert_array_equal(*many)
+    for f in range(F):
+        one = np.zeros(p)
+        _kernels.correlations(G, mean, scale, Cts[f], order, *miss[0], W[:, f].copy(), U[f], one)
+        np.testing.assert_allclose(many[0][:, f], one, rtol=1e-12, atol=1e-12)
 
 
 def fit_problem(tmp_path, n=203, p=150):

@@ -300,3 +300,37 @@ def test_patience_needs_the_int8_solver():
     G, y, Z, _ = awkward_data()
     with pytest.raises(ValueError, match="patience must be None or >= 1 and needs solver 'cd'"):
         ProjectedLassoCV(patience=3, solver="sklearn").fit(G, y, Z)
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_inner_folds_in_lockstep_equal_one_path_at_a_time(l1_ratio, n_jobs):
+    # the folds share each pass over every SNP (penalised.SharedPasses); each path must
+    # still be the one it is alone, up to the order of the sums, including the paths
+    # that stop early (patience) and leave the lockstep
+    G, y, Z, _ = awkward_data(seed=8)
+    m = ProjectedElasticNetCV(l1_ratio=l1_ratio, n_alphas=12, cv=4, n_jobs=n_jobs,
+                              patience=3).fit(G, y, Z)
+    design = build_design(G, y, Z)
+    folds = penalised.assign_folds(len(y), 4, 0)
+    subs = row_subsets(design, [folds != k for k in range(4)])
+    alone = np.array([m._inner_errors(design, sub, folds == k) for k, sub in enumerate(subs)])
+    np.testing.assert_allclose(m.mse_path_, alone, rtol=1e-9)
+    np.testing.assert_array_equal(np.isnan(m.mse_path_), np.isnan(alone))
+    assert np.isnan(alone).any()  # some fold stopped early and left the lockstep
+
+
+def test_a_failing_path_does_not_hang_the_others(monkeypatch):
+    G, y, Z, _ = awkward_data(seed=8)
+    calls = []
+    real = ProjectedElasticNetCV._inner_errors
+
+    def flaky(self, design, sub, test, full_pass=None):
+        calls.append(1)
+        if len(calls) == 2:
+            raise FloatingPointError("planted failure in one inner fold")
+        return real(self, design, sub, test, full_pass)
+
+    monkeypatch.setattr(ProjectedElasticNetCV, "_inner_errors", flaky)
+    with pytest.raises(FloatingPointError, match="planted"):
+        ProjectedLassoCV(n_alphas=8, cv=4).fit(G, y, Z)

@@ -540,6 +540,41 @@ def correlations(G, mean, scale, Ct, idx, ptr, rows, z, u, out):
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
+def correlations_many(G, mean, scale, Cts, idx, ptr, rows, Z, U, out):
+    """:func:`correlations` of several fits in one pass over the genotypes:
+    ``out[t, f] = x_j^T Z[:, f] + Cts[f, j]^T U[f]`` for the SNPs ``j = idx[t]``.
+
+    Each SNP is read (for a :class:`PackedBed`, decoded) once for all ``F`` fits,
+    then its ``F`` dot products run over the column while it is in cache; ``Z`` is
+    Fortran-ordered (n x F), each fit's vector contiguous. The inner CV of the
+    penalised regressions runs its folds' KKT checks this way
+    (:mod:`sparselmm.penalised`).
+    """
+    n = G.shape[0]
+    F = Z.shape[1]
+    total = np.zeros(F)
+    for f in range(F):
+        for i in range(n):
+            total[f] += Z[i, f]
+    work = scratch(G, 1)
+    for t in range(idx.shape[0]):
+        j = idx[t]
+        X, c = column(G, j, work, 0)
+        mj = mean[j]
+        for f in range(F):
+            a = 0.0
+            for i in range(n):
+                a += float(X[i, c]) * Z[i, f]
+            a -= mj * total[f]
+            for q in range(ptr[j], ptr[j + 1]):  # a missing call counts as the mean: 0
+                a -= (float(X[rows[q], c]) - mj) * Z[rows[q], f]
+            a *= scale[j]
+            for k in range(Cts.shape[2]):
+                a += Cts[f, j, k] * U[f, k]
+            out[t, f] = a
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
 def gram_epoch(A, m, S, grad, b, l1, l2):
     """One coordinate-descent pass over the positions ``S`` of a cached set of SNPs,
     from their Gram matrix ``A[:m, :m]`` (of the projected columns) alone; ``A``

@@ -22,6 +22,7 @@ criterion of scikit-learn's coordinate descent). The answer is therefore the
 exact optimum to that tolerance, not a screened approximation.
 """
 
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -181,7 +182,8 @@ def strong_rule(grad, l1, l1_prev):
     return np.abs(grad) >= 2.0 * l1 - l1_prev
 
 
-def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000):
+def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000,
+              full_pass=None):
     """Solve the penalised problem on the rows of ``sub`` along ``alphas`` (decreasing).
 
     A generator: after each penalty it yields ``(k, b, v, gap, converged)`` with
@@ -198,15 +200,22 @@ def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000):
     none is left, one pass over every SNP gives ``X^T r`` for the KKT check of
     all SNPs (violators join and the solve goes on) and the duality gap of the
     full problem, which must be below the target.
+
+    ``full_pass(v, u)``, if given, computes those passes over every SNP (``X^T r`` on
+    ``flatnonzero(sub.active)``); :class:`SharedPasses` gives the inner folds of a
+    CV one pass for all.
     """
     p = design.G.shape[1]
     everyone = np.flatnonzero(sub.active)
+    if full_pass is None:
+        def full_pass(v, u):
+            return _correlations(design, sub, everyone, v, u)
     n_fit = sub.n
     b = np.zeros(p)
     v = sub.y_tilde.copy()
     u = np.zeros(sub.Q.shape[1])
     grad = np.zeros(p)  # X^T r at the current b, from the last pass over every SNP
-    grad[everyone] = _correlations(design, sub, everyone, v, u)
+    grad[everyone] = full_pass(v, u)
     target = tol * float(sub.y_tilde @ sub.y_tilde)
     l1_prev = float(np.abs(grad).max())  # the smallest l1 at which b = 0 is optimal
     cache = _Cache(design, sub)
@@ -249,7 +258,7 @@ def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000):
                 if late.size and epochs < max_iter:
                     in_fit[late] = True
                     continue
-            g = _correlations(design, sub, everyone, v, u)
+            g = full_pass(v, u)
             grad[everyone] = g
             # KKT over all SNPs: one left out of the fit must have |x_j^T r| <= l1
             violators = sub.active & ~in_fit & (np.abs(grad) > l1)
@@ -263,6 +272,104 @@ def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000):
             limit *= 0.1
         l1_prev = l1
         yield k, b, v, full_gap, full_gap <= target
+
+
+class SharedPasses:
+    """One pass over the genotypes for the KKT checks of several penalty paths run in
+    lockstep (the inner folds of a CV, each in its own thread).
+
+    A path's ``correlations(f, v, u)`` waits until every path still running has
+    asked for its pass; the last to ask computes them all in one pass
+    (:func:`sparselmm._kernels.correlations_many`: each SNP read or decoded once,
+    ``F`` dot products) and wakes the others. A path that ends calls ``leave(f)``.
+    Each path's answer is the one :func:`_correlations` gives it, up to the order
+    of the floating-point sums. ``n_jobs`` paths at most compute at a time outside
+    the shared pass (a semaphore), so the threads use the cores a sequential run
+    of ``n_jobs`` paths would.
+    """
+
+    def __init__(self, design, subs, n_jobs=1):
+        self.design, self.subs = design, subs
+        self.snps = np.flatnonzero(np.logical_or.reduce([s.active for s in subs]))
+        self.at = [np.searchsorted(self.snps, np.flatnonzero(s.active)) for s in subs]
+        self.alive = set(range(len(subs)))
+        self.asked = {}
+        self.answers = {}
+        self.cond = threading.Condition()
+        self.cores = threading.Semaphore(max(1, int(n_jobs)))
+
+    def run(self, f, work):
+        """``work()`` for path ``f`` in a thread, holding one of the ``n_jobs`` slots;
+        the path leaves the lockstep when it returns or raises."""
+        self.cores.acquire()
+        try:
+            return work()
+        finally:
+            self.leave(f)
+            self.cores.release()
+
+    def correlations(self, f, v, u):
+        """``X^T r`` of path ``f`` at ``v, u`` over its SNPs (``flatnonzero(active)``)."""
+        with self.cond:
+            self.asked[f] = (v.copy(), u.copy())
+            if len(self.asked) == len(self.alive):
+                self._compute()
+                return self.answers.pop(f)
+        self.cores.release()  # waiting: let another path compute meanwhile
+        with self.cond:
+            while f not in self.answers:
+                self.cond.wait()
+            answer = self.answers.pop(f)
+        self.cores.acquire()
+        return answer
+
+    def leave(self, f):
+        with self.cond:
+            self.alive.discard(f)
+            if self.asked and len(self.asked) == len(self.alive):
+                self._compute()
+
+    def _compute(self):
+        d = self.design
+        paths = sorted(self.asked)
+        subs = [self.subs[f] for f in paths]
+        Z = np.asfortranarray(np.column_stack(
+            [s.w * self.asked[f][0] for f, s in zip(paths, subs)]))
+        U = np.ascontiguousarray(np.vstack([self.asked[f][1] for f in paths]))
+        Cts = np.ascontiguousarray(np.stack([s.Ct for s in subs]))
+        out = np.empty((self.snps.size, len(paths)))
+        _kernels.correlations_many(d.G, d.mean, d.scale, Cts, self.snps,
+                                   *d.missing_calls(), Z, U, out)
+        for col, f in enumerate(paths):
+            self.answers[f] = out[self.at[f], col]
+        self.asked.clear()
+        self.cond.notify_all()
+
+
+def largest_penalty(design, sub, l1_ratio=1.0):
+    """The smallest penalty at which no SNP is in the model, ``max_j |x_j^T P y| /
+    (n l1_ratio)`` over the rows of ``sub`` (0 if no SNP varies or none correlates)."""
+    snps = np.flatnonzero(sub.active)
+    if snps.size == 0:
+        return 0.0
+    grad = _correlations(design, sub, snps, sub.y_tilde, np.zeros(sub.Q.shape[1]))
+    return float(np.abs(grad).max()) / (sub.n * l1_ratio)
+
+
+def path_end(design, *, eps=1e-2, n_alphas=30, l1_ratio=1.0, tol=1e-4, max_iter=10_000):
+    """Standardised effects at the end of one penalty path on every training row, no
+    CV: from :func:`largest_penalty` down to ``eps`` times it, ``n_alphas`` penalties on
+    a geometric grid (zeros if nothing can enter). The start of SparseLMM's
+    ``init="lasso"``."""
+    full = _full_rows(design)
+    top = largest_penalty(design, full, l1_ratio)
+    b = np.zeros(design.G.shape[1])
+    if not top > 0:
+        return b
+    for _, b, _, _, _ in enet_path(design, full, top * np.geomspace(1.0, eps, int(n_alphas)),
+                                   l1_ratio=l1_ratio, tol=tol, max_iter=max_iter):
+        pass
+    return b.copy()
 
 
 def check_path_params(l1_ratio, n_alphas, eps, tol, max_iter):
@@ -365,12 +472,10 @@ class ProjectedElasticNetCV(LinearPredictor):
         design = build_design(X, y, Z)
         n = design.n
         full = _full_rows(design)
-        everyone = np.flatnonzero(design.active)
-        if everyone.size == 0:
+        if not design.active.any():
             raise ValueError("no SNP varies (every SNP is monomorphic or collinear with the "
                              "covariates): nothing for the penalised regression to fit")
-        grad = _correlations(design, full, everyone, design.y_tilde, np.zeros(design.Q.shape[1]))
-        alpha_max = float(np.abs(grad).max()) / (n * self.l1_ratio)
+        alpha_max = largest_penalty(design, full, self.l1_ratio)
         if not alpha_max > 0:
             raise ValueError("no SNP is correlated with y after the covariates (all X^T y = 0)")
         self.alphas_ = alpha_max * np.geomspace(1.0, self.eps, int(self.n_alphas))
@@ -380,15 +485,15 @@ class ProjectedElasticNetCV(LinearPredictor):
             self.converged_, self.dual_gap_ = True, np.nan
         else:
             subs = row_subsets(design, [folds != k for k in range(int(self.cv))])
-            def errors(k):
-                return self._inner_errors(design, subs[k], folds == k)
+            passes = SharedPasses(design, subs, self.n_jobs)
 
-            if int(self.n_jobs) > 1:
-                with ThreadPoolExecutor(max_workers=int(self.n_jobs)) as pool:
-                    mse = list(pool.map(errors, range(len(subs))))
-            else:
-                mse = [errors(k) for k in range(len(subs))]
-            self.mse_path_ = np.array(mse)
+            def errors(k):
+                return passes.run(k, lambda: self._inner_errors(
+                    design, subs[k], folds == k,
+                    lambda v, u: passes.correlations(k, v, u)))
+
+            with ThreadPoolExecutor(max_workers=len(subs)) as pool:  # all at once: lockstep
+                self.mse_path_ = np.array(list(pool.map(errors, range(len(subs)))))
             best = _best_penalty(self.mse_path_)
             ok = True
             for _, b, _, gap, converged in enet_path(design, full, self.alphas_[: best + 1],
@@ -408,12 +513,13 @@ class ProjectedElasticNetCV(LinearPredictor):
     def _solver_options(self):
         return dict(l1_ratio=self.l1_ratio, tol=self.tol, max_iter=int(self.max_iter))
 
-    def _inner_errors(self, design, sub, test):
+    def _inner_errors(self, design, sub, test, full_pass=None):
         """Held-out mean squared error of one inner fit at every penalty (NaN past an
-        early stop, see ``patience``)."""
+        early stop, see ``patience``); ``full_pass`` as in :func:`enet_path`."""
         mse = np.full(self.alphas_.size, np.nan)
         best, best_at = np.inf, 0
-        for k, _, v, _, _ in enet_path(design, sub, self.alphas_, **self._solver_options()):
+        for k, _, v, _, _ in enet_path(design, sub, self.alphas_, full_pass=full_pass,
+                                       **self._solver_options()):
             xb = sub.y_tilde - v
             w = np.linalg.solve(sub.R, sub.Q.T @ (design.y - xb))
             pred = design.Zfull[test] @ w + xb[test]
