@@ -318,6 +318,15 @@ def test_inner_folds_in_lockstep_equal_one_path_at_a_time(l1_ratio, n_jobs):
     np.testing.assert_allclose(m.mse_path_, alone, rtol=1e-9)
     np.testing.assert_array_equal(np.isnan(m.mse_path_), np.isnan(alone))
     assert np.isnan(alone).any()  # some fold stopped early and left the lockstep
+    # the path on every row, run beside the folds, stops at their choice: its effects
+    # are those of a path run alone down to the chosen penalty
+    best = int(np.nanargmin(alone.mean(axis=0)))
+    for _, b, _, _, _ in penalised.enet_path(design, penalised._full_rows(design),
+                                             m.alphas_[:best + 1], l1_ratio=l1_ratio):
+        pass
+    assert m.alpha_ == m.alphas_[best]
+    np.testing.assert_allclose(m.coef_ / np.where(m.x_scale_ > 0, m.x_scale_, 1), b,
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_a_failing_path_does_not_hang_the_others(monkeypatch):
