@@ -7,6 +7,9 @@ Candidates (each a SparseLMM configuration; the Lasso as the reference):
 * ``em, best of both``    both orders, the fit with the higher ELBO kept (two fits)
 * ``grid, file order``    varbvs-style averaging over a 20-point log-odds grid
 * ``grid, leads first``   the same with leads first
+* ``em, Lasso start``     leads first, started from the end of one Lasso path (``init="lasso"``)
+* ``em, both starts``     the prior start and the Lasso start, the higher ELBO kept (``init="both"``;
+                          taken from the two fits above, as ``init="both"`` does)
 * ``lasso``               the int8 Lasso, penalty by inner 5-fold CV
 
 Data, every fit on the same 5 folds:
@@ -17,13 +20,18 @@ Data, every fit on the same 5 folds:
 2. semi-synthetic: the GEUVADIS genotypes (real LD) with planted effects, truth known:
    1 causal SNP; 3 causal SNPs in one 50-SNP window; 10 causal SNPs, two in each of five
    50-SNP windows; SNP heritability 0.3, 3 data sets each, the 10 genotype PCs as covariates;
-3. Fig 1: every simulated data set and fold of the workflow (independent SNPs).
+3. Fig 1: every simulated data set and fold of the workflow (independent SNPs);
+4. Fig 1 under LD: replicate 1 of every scenario of ``configs/fig1_ld.yaml`` (coalescent
+   genotypes), its folds.
 
 Prints mean held-out R^2 of the SNP part per data set and candidate, group means, and
-median seconds per fit (fit + predict, one core). Needs the workflow's outputs:
+median seconds per fit (fit + predict, one core). ``--quick`` leaves out the grid
+candidates (15x the time of EM) and file order. Needs the workflow's outputs:
 
     .venv/bin/snakemake --cores 2
-    .venv/bin/python bench/sparselmm_under_ld.py [real semi fig1]
+    .venv/bin/snakemake --cores 2 --configfile configs/fig1_ld.yaml --until folds  # fig1_ld
+    .venv/bin/python bench/sparselmm_under_ld.py [--quick] [real semi fig1 fig1_ld]
+    .venv/bin/python bench/sparselmm_under_ld.py --quick fig1_ld=c100_h0.5,c100_h0.8
 """
 
 import sys
@@ -49,7 +57,11 @@ CANDIDATES = {
     "em, leads first": dict(order="marginal"),
     "grid, file order": dict(pi_mode="grid", order="index"),
     "grid, leads first": dict(pi_mode="grid", order="marginal"),
+    "em, Lasso start": dict(init="lasso"),
 }
+STARTS = "em, both starts"  # init="both": the higher ELBO of leads first and Lasso start
+GRID = ("grid, file order", "grid, leads first")
+SLOW = GRID + ("em, file order",)  # left out by --quick (with the best of both orders)
 BOTH = "em, best of both"
 
 
@@ -109,8 +121,10 @@ def semi_synthetic():
             yield f"{n_causal} causal in LD, data set {rep + 1}", G, g + e, Z, None, g
 
 
-def fig1_data(root="results/simulation/data"):
-    for data in sorted(Path(root).glob("c*_h*/rep*")):
+def fig1_data(root="results/simulation/data", replicates="rep*", scenarios=None):
+    for data in sorted(Path(root).glob(f"c*_h*/{replicates}")):
+        if scenarios and data.parent.name not in scenarios:
+            continue
         G = plink.read_genotypes(data / "genotypes")
         y = read_table(data / "phenotypes.tsv", "phenotype")["y"].to_numpy(dtype=float)
         Z = read_table(data / "covariates.tsv", "covariate").to_numpy(dtype=float)
@@ -125,7 +139,7 @@ def timed(model, Gtr, ytr, Ztr, Gte, Zte):
     return model, pred, time.perf_counter() - t
 
 
-def run(group, datasets):
+def run(group, datasets, candidates):
     rows = []
     for name, G, y, Z, folds, truth in datasets:
         if folds is None:
@@ -135,11 +149,15 @@ def run(group, datasets):
             Gtr, Gte = np.asfortranarray(G[tr]), np.asfortranarray(G[te])
             cov = covariate_fit(Z[tr], y[tr], Z[te])
             fits = {}
-            for cand, opts in CANDIDATES.items():
+            for cand, opts in candidates.items():
                 fits[cand] = timed(SparseLMM(**opts), Gtr, y[tr], Z[tr], Gte, Z[te])
-            a, b = fits["em, file order"], fits["em, leads first"]
-            best = max((a, b), key=lambda f: f[0].elbo_[-1])
-            fits[BOTH] = (best[0], best[1], a[2] + b[2])
+            def better(a, b):
+                best = max((fits[a], fits[b]), key=lambda f: f[0].elbo_[-1])
+                return best[0], best[1], fits[a][2] + fits[b][2]
+
+            if "em, file order" in fits:
+                fits[BOTH] = better("em, file order", "em, leads first")
+            fits[STARTS] = better("em, leads first", "em, Lasso start")
             fits["lasso"] = timed(ProjectedLassoCV(), Gtr, y[tr], Z[tr], Gte, Z[te])
             if truth is not None:  # the true genetic value: the best achievable
                 fits["oracle"] = (None, cov + truth[te] - truth[tr].mean(), 0.0)
@@ -155,8 +173,9 @@ def run(group, datasets):
 
 def report(t):
     for group, part in t.groupby("group", sort=False):
-        order = list(CANDIDATES)[:2] + [BOTH] + list(CANDIDATES)[2:] + ["lasso"] + (
-            ["oracle"] if "oracle" in set(part.candidate) else [])
+        order = list(CANDIDATES)[:2] + [BOTH] + list(CANDIDATES)[2:] + [STARTS, "lasso",
+                                                                        "oracle"]
+        order = [c for c in order if c in set(part.candidate)]
         table = part.pivot_table(index="data", columns="candidate", values="r2_snp",
                                  sort=False)[order]
         table.loc["mean"] = table.mean()
@@ -166,13 +185,28 @@ def report(t):
         print("median seconds per fit: " + ", ".join(f"{c} {s:.2f}" for c, s in sec.items()))
 
 
-def main(*groups):
-    groups = groups or ("real", "semi", "fig1")
+def main(*args):
+    quick = "--quick" in args
+    groups = [a for a in args if a != "--quick"] or ("real", "semi", "fig1", "fig1_ld")
+    # GROUP=SCENARIO,SCENARIO: only those Fig 1 scenarios (e.g. fig1_ld=c100_h0.5,c100_h0.8)
+    only = dict(g.split("=", 1) for g in groups if "=" in g)
+    groups = [g.split("=", 1)[0] for g in groups]
+
+    def pick(group):
+        return only[group].split(",") if group in only else None
+
+    candidates = {c: o for c, o in CANDIDATES.items() if not (quick and c in SLOW)}
     sources = {"real": ("real genes with strong cis-eQTLs", real_data),
                "semi": ("semi-synthetic, GEUVADIS LD", semi_synthetic),
-               "fig1": ("Fig 1 (independent SNPs)", fig1_data)}
-    table = pd.concat([run(sources[g][0], sources[g][1]()) for g in groups], ignore_index=True)
-    out = Path("results/benchmarks") / f"sparselmm_under_ld_{'_'.join(groups)}.tsv"
+               "fig1": ("Fig 1 (independent SNPs)",
+                        lambda: fig1_data(scenarios=pick("fig1"))),
+               "fig1_ld": ("Fig 1 under coalescent LD (replicate 1)",
+                           lambda: fig1_data("results/fig1_ld/simulation/data", "rep1",
+                                             pick("fig1_ld")))}
+    table = pd.concat([run(sources[g][0], sources[g][1](), candidates) for g in groups],
+                      ignore_index=True)
+    tag = "_".join(a.strip("-").replace("=", "-").replace(",", "-") for a in args)
+    out = Path("results/benchmarks") / f"sparselmm_under_ld_{tag or 'all'}.tsv"
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, sep="\t", index=False)
     report(table)

@@ -24,6 +24,20 @@ def simulate_small(n=300, p=1000, n_causal=5, h2=0.5, seed=1, dtype=np.int8):
     return G, y, Z, causal, g
 
 
+def ld_block_genotypes(rng, n, blocks, size, redraw):
+    """``blocks`` blocks of ``size`` SNPs, each SNP a copy of its block's SNP (MAF ~
+    U(0.1, 0.5)) with a share ``redraw`` of its genotypes redrawn (MAF 0.3)."""
+    cols = []
+    for _ in range(blocks):
+        base = rng.binomial(2, rng.uniform(0.1, 0.5), n)
+        for _ in range(size):
+            c = base.copy()
+            idx = rng.random(n) < redraw
+            c[idx] = rng.binomial(2, 0.3, idx.sum())
+            cols.append(c)
+    return np.column_stack(cols).astype(np.int8)
+
+
 @pytest.fixture(scope="session")
 def small_data():
     return simulate_small()

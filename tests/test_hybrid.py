@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import reference
-from conftest import simulate_small
+from conftest import ld_block_genotypes, simulate_small
 from test_model import orthogonal_problem
 
 from sparselmm import HybridLMM, SparseLMM, hybrid
@@ -232,15 +232,7 @@ def ld_blocks(n=150, blocks=40, size=50, redraw=0.01, seed=0):
     """Blocks of ``size`` SNPs that copy one SNP with a share ``redraw`` of
     genotypes redrawn (r ~ 0.98 within a block); 8 causal SNPs, h2 = 0.6."""
     rng = np.random.default_rng(seed)
-    cols = []
-    for _ in range(blocks):
-        base = rng.binomial(2, rng.uniform(0.1, 0.5), n)
-        for _ in range(size):
-            c = base.copy()
-            idx = rng.random(n) < redraw
-            c[idx] = rng.binomial(2, 0.3, idx.sum())
-            cols.append(c)
-    G = np.column_stack(cols).astype(np.int8)
+    G = ld_block_genotypes(rng, n, blocks, size, redraw)
     Xs = (G - G.mean(0)) / G.std(0)
     beta = np.zeros(G.shape[1])
     beta[rng.choice(G.shape[1], 8, replace=False)] = rng.normal(size=8)

@@ -24,6 +24,12 @@ def _default_runtime(options):
     return 20.0
 
 
+def _sparselmm_runtime(options):
+    # the Lasso start adds one penalty path: about 40 % of the Lasso's CV, whose
+    # budget is 100 MB/min (bench/sparselmm_under_ld.py: 2.5-13 s against 0.6-1.2 s)
+    return 20.0 if options.get("init", "prior") == "prior" else 12.0
+
+
 def _penalised_runtime(options):
     # int8 coordinate descent: about 2 min for 1.6 GB of genotypes (5,123 x 319,147,
     # bench/bench_realdata_fold.py), so 100 MB/min leaves a tenfold margin; the dense
@@ -183,7 +189,8 @@ class Method:
 
 
 REGISTRY = (
-    Method("sparselmm", "model:SparseLMM", "SparseLMM", "#D55E00", prunable=True),
+    Method("sparselmm", "model:SparseLMM", "SparseLMM", "#D55E00", prunable=True,
+           runtime_mb_per_min=_sparselmm_runtime),
     Method("sparselmm_logistic", "logistic:LogisticSparseLMM", "SparseLMM (logistic)",
            "#8C2D04", prunable=True, runtime_mb_per_min=_logistic_runtime, binary_only=True),
     Method("hybrid", "hybrid:HybridLMM", "Hybrid", "#CC79A7", prunable=True,

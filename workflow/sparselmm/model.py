@@ -25,9 +25,15 @@ import numpy as np
 from . import _kernels
 from ._base import LinearPredictor
 from ._design import build_design, residuals
+from .penalised import path_end
 
 PI_MODES = ("em", "grid", "fixed")
 ORDERS = ("marginal", "index")
+INITS = ("prior", "lasso", "both")
+# init="lasso": the end of one Lasso path (no CV) from the smallest penalty with no SNP
+# in the model down to LASSO_START_EPS times it, on LASSO_START_ALPHAS penalties
+LASSO_START_EPS = 0.01
+LASSO_START_ALPHAS = 30
 # a grid point whose ELBO stays this far below the best has importance
 # weight below exp(-20) ~ 2e-9 and is not iterated to convergence
 NEGLIGIBLE = 20.0
@@ -209,6 +215,20 @@ class SparseLMM(LinearPredictor):
         ``log10(pi / (1 - pi))`` values for ``pi_mode="grid"``. Default
         ``n_grid`` points evenly spaced on ``[-log10(p), -1]``.
     n_grid : int, default=20
+    init : {"prior", "lasso", "both"}, default="prior"
+        Where the coordinate ascent starts. ``"prior"``: every ``alpha_j = pi``,
+        ``mu_j = 0`` (the paper's and varbvs's start; this class's default, the
+        workflow's is ``"lasso"``). ``"lasso"``: the end of one Lasso path on the
+        same data (:func:`sparselmm.penalised.path_end`, no CV; about 40 % of the
+        Lasso method's time, 3-10x the prior start's fit): ``alpha_j = 1`` and
+        ``mu_j`` the Lasso effect on its support, ``alpha_j = 0`` elsewhere,
+        ``sigma_e^2`` its residual variance, ``sigma_b^2`` and ``pi`` from its
+        effects (the initialisation of mr.ash, Kim, Wang, Carbonetto & Stephens
+        2024). Under LD the prior start can stop at a sparser local optimum that
+        predicts worse (``docs/model.md``, where the coordinate ascent starts).
+        ``"both"``: a fit from each start, keeping the one with the higher ELBO
+        (grid: pass 1 runs every grid point from both, and pass 2 starts from the
+        best of them all).
     order : {"marginal", "index"}, default="marginal"
         Order of the coordinate updates within a sweep: by decreasing marginal
         association with the phenotype (see :func:`update_order`; on real
@@ -268,14 +288,15 @@ class SparseLMM(LinearPredictor):
     Xiao, "Sparse Linear Mixed Model" (2019).
     """
 
-    def __init__(self, *, pi_mode="em", pi=None, logodds_grid=None, n_grid=20, order="marginal",
-                 sigma2_e=None, sigma2_b=None, estimate_sigma2_e=True,
+    def __init__(self, *, pi_mode="em", pi=None, logodds_grid=None, n_grid=20, init="prior",
+                 order="marginal", sigma2_e=None, sigma2_b=None, estimate_sigma2_e=True,
                  estimate_sigma2_b=True, standardize=True, max_iter=1000, tol=1e-4,
                  elbo_tol=1e-8, n_jobs=1, verbose=False):
         self.pi_mode = pi_mode
         self.pi = pi
         self.logodds_grid = logodds_grid
         self.n_grid = n_grid
+        self.init = init
         self.order = order
         self.sigma2_e = sigma2_e
         self.sigma2_b = sigma2_b
@@ -294,6 +315,8 @@ class SparseLMM(LinearPredictor):
             raise ValueError(f"pi_mode must be one of {PI_MODES}, got {self.pi_mode!r}")
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.pi is not None and not 0 < self.pi < 1:
             raise ValueError(f"pi must lie in (0, 1), got {self.pi}")
         for name in ("sigma2_e", "sigma2_b"):
@@ -305,7 +328,13 @@ class SparseLMM(LinearPredictor):
         if not self.tol > 0 or not self.elbo_tol >= 0:
             raise ValueError("tol must be positive and elbo_tol non-negative")
 
-    def _initial_state(self, design, pi):
+    def _initial_state(self, design, pi, start=None):
+        """The state the coordinate ascent starts from at prior inclusion ``pi``:
+        ``start`` (the Lasso start) with its ``pi`` replaced, or the prior start."""
+        if start is not None:
+            st = start.copy()
+            st.logodds = math.log(pi / (1 - pi))
+            return st
         p = design.G.shape[1]
         n_active = max(int(design.active.sum()), 1)
         sigma2 = self.sigma2_e if self.sigma2_e is not None else float(
@@ -315,6 +344,26 @@ class SparseLMM(LinearPredictor):
         mu = np.zeros(p)
         s2 = np.full(p, sigma2 * sa)
         return _State(alpha, mu, s2, sigma2, sa, math.log(pi / (1 - pi)))
+
+    def _lasso_state(self, design):
+        """The Lasso start (``init="lasso"``) and its ``pi``; ``(None, None)`` when the
+        Lasso path keeps no SNP (the prior start is used)."""
+        b = np.where(design.active, path_end(design), 0.0)
+        support = b != 0
+        k = int(support.sum())
+        if k == 0:
+            return None, None
+        n_active = max(int(design.active.sum()), 1)
+        v, u = residuals(design, b)
+        r = v + design.Q @ u
+        sigma2 = self.sigma2_e if self.sigma2_e is not None else max(
+            float(r @ r) / design.n_eff, 1e-12)
+        sa = self.sigma2_b if self.sigma2_b is not None else max(
+            float(b @ b) / (sigma2 * k), 1e-12)
+        pi = min(max(k / n_active, 1.0 / (10.0 * n_active)), 0.5)
+        alpha = support.astype(float)
+        s2 = sigma2 * sa / (sa * design.d + 1.0)
+        return _State(alpha, b, s2, sigma2, sa, math.log(pi / (1 - pi))), pi
 
     def fit(self, X, y, Z=None):
         """Fit the model.
@@ -333,16 +382,25 @@ class SparseLMM(LinearPredictor):
         design = build_design(X, y, Z, standardize=self.standardize)
         n_active = max(int(design.active.sum()), 1)
         pi0 = self.pi if self.pi is not None else default_pi(n_active)
+        starts = [(None, pi0)] if self.init != "lasso" else []
+        if self.init in ("lasso", "both"):
+            start, pi_lasso = self._lasso_state(design)
+            if start is not None:
+                starts.append((start, self.pi if self.pi is not None else pi_lasso))
+            elif not starts:  # the Lasso keeps no SNP: start from the prior
+                starts.append((None, pi0))
         opts = dict(order=update_order(design, self.order),
                     estimate_sigma2_e=self.estimate_sigma2_e,
                     estimate_sigma2_b=self.estimate_sigma2_b,
                     max_iter=int(self.max_iter), tol=float(self.tol),
                     elbo_tol=float(self.elbo_tol))
         if self.pi_mode == "grid":
-            st, b = self._fit_grid(design, opts)
+            st, b = self._fit_grid(design, opts, [start for start, _ in starts])
         else:
-            st = _run(design, self._initial_state(design, pi0),
-                      estimate_pi=self.pi_mode == "em", verbose=self.verbose, **opts)
+            fits = [_run(design, self._initial_state(design, pi, start),
+                         estimate_pi=self.pi_mode == "em", verbose=self.verbose, **opts)
+                    for start, pi in starts]
+            st = max(fits, key=lambda f: f.elbo[-1])
             b = st.alpha * st.mu
             self.pip_ = st.alpha.copy()
             self.sigma2_e_, self.sigma2_b_, self.pi_ = st.sigma2, st.sa, _sigmoid(st.logodds)
@@ -361,28 +419,25 @@ class SparseLMM(LinearPredictor):
             return grid
         return np.linspace(-math.log10(max(p, 2)), -1.0, int(self.n_grid))
 
-    def _fit_grid(self, design, opts):
+    def _fit_grid(self, design, opts, initial):
         grid = self._grid(max(int(design.active.sum()), 1))
         lo = grid * math.log(10.0)  # natural log-odds
 
-        def run_from(start, i, label, floor):
-            if start is None:  # default start at this grid point's pi
-                st = self._initial_state(design, _sigmoid(lo[i]))
-            else:
-                st = start.copy()
-                st.logodds = lo[i]
+        def run_from(start, i, label, floor):  # start: a state (None: the prior start)
+            st = self._initial_state(design, _sigmoid(lo[i]), start)
             return _run(design, st, estimate_pi=False, verbose=self.verbose,
                         abandon_below=floor, label=f" {label} {i + 1}/{grid.size}", **opts)
 
-        # pass 1: every grid point from the default start, in order, abandoning
+        # pass 1: every grid point from each initial start, in order, abandoning
         # points that fall far below the best so far
         first, best = [], None
-        for i in range(grid.size):
-            floor = None if best is None else best.elbo[-1] - NEGLIGIBLE
-            st = run_from(None, i, "pass1", floor)
-            first.append(st)
-            if best is None or st.elbo[-1] > best.elbo[-1]:
-                best = st
+        for start in initial:
+            for i in range(grid.size):
+                floor = None if best is None else best.elbo[-1] - NEGLIGIBLE
+                st = run_from(start, i, "pass1", floor)
+                first.append(st)
+                if best is None or st.elbo[-1] > best.elbo[-1]:
+                    best = st
         # pass 2: every grid point from the best fit of pass 1 (varbvs)
         floor = best.elbo[-1] - NEGLIGIBLE
         with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
