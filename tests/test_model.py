@@ -324,12 +324,12 @@ def polygenic_ld(seed, n=400, blocks=60, size=20, redraw=0.15, causal=40, h2=0.8
 def test_lasso_start_is_the_end_of_the_lasso_path():
     from sklearn.linear_model import Lasso
 
-    from sparselmm.model import LASSO_START_EPS
+    from sparselmm.model import LASSO_START_ALPHAS, LASSO_START_EPS
     from sparselmm.penalised import path_end
 
     G, y, Z, _, _ = simulate_small(n=200, p=60, n_causal=4, h2=0.5, seed=2)
     design = build_design(G, y, Z)
-    b = path_end(design, tol=1e-12)
+    b = path_end(design, eps=LASSO_START_EPS, tol=1e-12)
     Xt, yt, _ = reference.projected(G, y, Z)
     top = np.abs(Xt.T @ yt).max() / len(yt)
     ref = Lasso(alpha=LASSO_START_EPS * top, fit_intercept=False, tol=1e-12,
@@ -338,9 +338,10 @@ def test_lasso_start_is_the_end_of_the_lasso_path():
     # the start itself: alpha 1 on the Lasso's support, its effects, its residual variance
     m = SparseLMM(init="lasso")
     st, pi = m._lasso_state(build_design(G, y, Z))
-    support = path_end(design) != 0
+    start = path_end(design, eps=LASSO_START_EPS, n_alphas=LASSO_START_ALPHAS)
+    support = start != 0
     np.testing.assert_array_equal(st.alpha, support.astype(float))
-    np.testing.assert_allclose(st.mu, path_end(design))
+    np.testing.assert_allclose(st.mu, start)
     r = yt - Xt @ st.mu
     assert st.sigma2 == pytest.approx(r @ r / design.n_eff, rel=1e-9)
     assert pi == pytest.approx(min(support.sum() / design.active.sum(), 0.5))  # EM's cap
@@ -381,7 +382,7 @@ def test_lasso_start_without_snps_falls_back_to_the_prior_start(small_data, monk
     G, y, Z, _, _ = small_data
     prior = SparseLMM().fit(G, y, Z)
     # a Lasso path that keeps no SNP (no SNP varies, or none is correlated with y)
-    monkeypatch.setattr(model, "path_end", lambda design: np.zeros(design.G.shape[1]))
+    monkeypatch.setattr(model, "path_end", lambda design, **_: np.zeros(design.G.shape[1]))
     for init in ("lasso", "both"):
         m = SparseLMM(init=init).fit(G, y, Z)
         np.testing.assert_array_equal(m.coef_, prior.coef_)

@@ -348,7 +348,8 @@ class SparseLMM(LinearPredictor):
     def _lasso_state(self, design):
         """The Lasso start (``init="lasso"``) and its ``pi``; ``(None, None)`` when the
         Lasso path keeps no SNP (the prior start is used)."""
-        b = np.where(design.active, path_end(design), 0.0)
+        b = np.where(design.active,
+                     path_end(design, eps=LASSO_START_EPS, n_alphas=LASSO_START_ALPHAS), 0.0)
         support = b != 0
         k = int(support.sum())
         if k == 0:
@@ -382,13 +383,13 @@ class SparseLMM(LinearPredictor):
         design = build_design(X, y, Z, standardize=self.standardize)
         n_active = max(int(design.active.sum()), 1)
         pi0 = self.pi if self.pi is not None else default_pi(n_active)
-        starts = [(None, pi0)] if self.init != "lasso" else []
-        if self.init in ("lasso", "both"):
+        starts = [] if self.init == "lasso" else [(None, pi0)]
+        if self.init != "prior":
             start, pi_lasso = self._lasso_state(design)
             if start is not None:
                 starts.append((start, self.pi if self.pi is not None else pi_lasso))
-            elif not starts:  # the Lasso keeps no SNP: start from the prior
-                starts.append((None, pi0))
+        if not starts:  # the Lasso path keeps no SNP: start from the prior
+            starts.append((None, pi0))
         opts = dict(order=update_order(design, self.order),
                     estimate_sigma2_e=self.estimate_sigma2_e,
                     estimate_sigma2_b=self.estimate_sigma2_b,
