@@ -145,15 +145,17 @@ def test_every_kernel_gives_the_int8_answer(tmp_path, rows):
     F = 3
     W = np.column_stack([(rng.random(n) < 0.8) * rng.normal(size=n) for _ in range(F)])
     U = rng.normal(size=(F, 3))
-    Cts = np.stack([np.ascontiguousarray((C * (1 + f)).T) for f in range(F)])
+    Cts = np.stack([np.ascontiguousarray((C * (1 + f)).T) for f in range(F + 1)])
+    which = np.array([2, 0, 3])  # the fits asking, among the F + 1 stacked
     many = [np.zeros((p, F)), np.zeros((p, F))]
     for X, out, (ptr, mrows) in zip((G, P), many, miss):
-        _kernels.correlations_many(X, mean, scale, Cts, order, ptr, mrows,
+        _kernels.correlations_many(X, mean, scale, Cts, which, order, ptr, mrows,
                                    np.asfortranarray(W), U, out)
     np.testing.assert_array_equal(*many)
     for f in range(F):
         one = np.zeros(p)
-        _kernels.correlations(G, mean, scale, Cts[f], order, *miss[0], W[:, f].copy(), U[f], one)
+        _kernels.correlations(G, mean, scale, Cts[which[f]], order, *miss[0], W[:, f].copy(),
+                              U[f], one)
         np.testing.assert_allclose(many[0][:, f], one, rtol=1e-12, atol=1e-12)
 
 

@@ -540,9 +540,10 @@ def correlations(G, mean, scale, Ct, idx, ptr, rows, z, u, out):
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
-def correlations_many(G, mean, scale, Cts, idx, ptr, rows, Z, U, out):
+def correlations_many(G, mean, scale, Cts, which, idx, ptr, rows, Z, U, out):
     """:func:`correlations` of several fits in one pass over the genotypes:
-    ``out[t, f] = x_j^T Z[:, f] + Cts[f, j]^T U[f]`` for the SNPs ``j = idx[t]``.
+    ``out[t, f] = x_j^T Z[:, f] + Cts[which[f], j]^T U[f]`` for the SNPs ``j = idx[t]``
+    (``Cts`` stacks every fit's ``C^T``; ``which`` picks those asked for).
 
     Each SNP is read (for a :class:`PackedBed`, decoded) once for all ``F`` fits,
     then its ``F`` dot products run over the column while it is in cache; ``Z`` is
@@ -569,8 +570,9 @@ def correlations_many(G, mean, scale, Cts, idx, ptr, rows, Z, U, out):
             for q in range(ptr[j], ptr[j + 1]):  # a missing call counts as the mean: 0
                 a -= (float(X[rows[q], c]) - mj) * Z[rows[q], f]
             a *= scale[j]
+            h = which[f]
             for k in range(Cts.shape[2]):
-                a += Cts[f, j, k] * U[f, k]
+                a += Cts[h, j, k] * U[f, k]
             out[t, f] = a
 
 

@@ -292,6 +292,7 @@ class SharedPasses:
         self.design, self.subs = design, subs
         self.snps = np.flatnonzero(np.logical_or.reduce([s.active for s in subs]))
         self.at = [np.searchsorted(self.snps, np.flatnonzero(s.active)) for s in subs]
+        self.Cts = np.stack([s.Ct for s in subs])  # once: every pass reads it
         self.alive = set(range(len(subs)))
         self.asked = {}
         self.answers = {}
@@ -332,13 +333,11 @@ class SharedPasses:
     def _compute(self):
         d = self.design
         paths = sorted(self.asked)
-        subs = [self.subs[f] for f in paths]
         Z = np.asfortranarray(np.column_stack(
-            [s.w * self.asked[f][0] for f, s in zip(paths, subs)]))
+            [self.subs[f].w * self.asked[f][0] for f in paths]))
         U = np.ascontiguousarray(np.vstack([self.asked[f][1] for f in paths]))
-        Cts = np.ascontiguousarray(np.stack([s.Ct for s in subs]))
         out = np.empty((self.snps.size, len(paths)))
-        _kernels.correlations_many(d.G, d.mean, d.scale, Cts, self.snps,
+        _kernels.correlations_many(d.G, d.mean, d.scale, self.Cts, np.array(paths), self.snps,
                                    *d.missing_calls(), Z, U, out)
         for col, f in enumerate(paths):
             self.answers[f] = out[self.at[f], col]
