@@ -192,6 +192,29 @@ def test_each_method_fits_the_packed_file_as_the_int8_matrix(tmp_path, method):
     assert np.count_nonzero(fits[0][0]) > 0
 
 
+@pytest.mark.parametrize("method", ["lasso", "elasticnet"])
+def test_passes_split_between_threads_change_nothing(tmp_path, monkeypatch, method):
+    # the shared passes of the inner folds, the refit's own passes and the first pass
+    # at b = 0 are split into ranges of SNPs, one per thread (penalised.in_chunks);
+    # each SNP's number is computed as before, so the fits agree bit for bit
+    from sparselmm import penalised
+
+    G, P, y, Z, train, test = fit_problem(tmp_path)
+    for X in (G[train], take_rows(P, train)):
+        fits = []
+        for chunk in (10**9, 7):  # not split; split into ranges of 7 SNPs or more
+            monkeypatch.setattr(penalised, "MIN_CHUNK", chunk)
+            model = make_model(method, {"n_jobs": 3, "n_alphas": 12}).fit(X, y[train], Z[train])
+            fits.append((model.coef_, model.mse_path_, model.intercept_))
+        for a, b in zip(*fits):
+            np.testing.assert_array_equal(a, b)
+        assert np.count_nonzero(fits[0][0]) > 0
+    ranges = []
+    monkeypatch.setattr(penalised, "MIN_CHUNK", 7)
+    penalised.in_chunks(3, 150, lambda a, b: ranges.append((int(a), int(b))))
+    assert sorted(ranges) == [(0, 50), (50, 100), (100, 150)]  # three threads, all SNPs
+
+
 def test_prepared_packed_genotypes_fit_as_int8(tmp_path):
     G, P, y, Z, train, _ = fit_problem(tmp_path)
     a = make_model("sparselmm").fit(PreparedGenotypes(G[train], Z[train]), y[train])

@@ -471,7 +471,7 @@ def missing_calls(G, sentinel, n_missing):
     ptr = np.zeros(p + 1, dtype=np.int64)
     for j in range(p):
         ptr[j + 1] = ptr[j] + n_missing[j]
-    rows = np.empty(ptr[p], dtype=np.int64)
+    rows = np.empty(ptr[p], dtype=np.int32)  # n < 2**31: half the memory of int64
     work = scratch(G, 1)
     for j in range(p):
         q = ptr[j]

@@ -349,7 +349,8 @@ class SparseLMM(LinearPredictor):
         """The Lasso start (``init="lasso"``) and its ``pi``; ``(None, None)`` when the
         Lasso path keeps no SNP (the prior start is used)."""
         b = np.where(design.active,
-                     path_end(design, eps=LASSO_START_EPS, n_alphas=LASSO_START_ALPHAS), 0.0)
+                     path_end(design, eps=LASSO_START_EPS, n_alphas=LASSO_START_ALPHAS,
+                              n_jobs=self.n_jobs), 0.0)
         support = b != 0
         k = int(support.sum())
         if k == 0:

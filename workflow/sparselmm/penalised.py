@@ -44,16 +44,43 @@ def _full_rows(design):
 
 # coordinate passes between two duality-gap checks
 CHECK_EVERY = 5
-# memory for one path's dense copy of the SNPs in the model and their Gram matrix;
-# past it, passes over those SNPs read the int8 genotypes (slower, same answer)
+# memory for the dense copies of the SNPs in the model and their Gram matrices, shared
+# by the paths computing at one time; past it, passes over those SNPs read the
+# genotypes (slower, same answer)
 CACHE_BYTES = 256 * 2**20
+# SNPs per thread below which a pass is not split between threads
+MIN_CHUNK = 2048
 
 
-def _correlations(design, sub, idx, v, u):
-    """``X^T r`` over the SNPs ``idx``: one pass over those columns."""
+def in_chunks(n_jobs, size, work):
+    """``work(a, b)`` over contiguous ranges covering ``range(size)``, one per thread
+    (``n_jobs`` at most, each of ``MIN_CHUNK`` SNPs at least; the calling thread
+    takes the first). For passes whose outputs are per SNP: the same numbers, bit
+    for bit, however they are split."""
+    k = int(min(max(1, int(n_jobs)), max(1, size // MIN_CHUNK)))
+    if k == 1:
+        work(0, size)
+        return
+    edges = np.linspace(0, size, k + 1).astype(np.intp)
+    with ThreadPoolExecutor(max_workers=k - 1) as pool:
+        rest = [pool.submit(work, a, b) for a, b in zip(edges[1:-1], edges[2:])]
+        work(edges[0], edges[1])
+        for r in rest:
+            r.result()
+
+
+def _correlations(design, sub, idx, v, u, n_jobs=1):
+    """``X^T r`` over the SNPs ``idx``: one pass over those columns (split between
+    ``n_jobs`` threads)."""
     out = np.empty(idx.size)
-    _kernels.correlations(design.G, design.mean, design.scale, sub.Ct, idx,
-                          *design.missing_calls(), sub.w * v, u, out)
+    z = sub.w * v
+    calls = design.missing_calls()
+
+    def part(a, b):
+        _kernels.correlations(design.G, design.mean, design.scale, sub.Ct, idx[a:b], *calls,
+                              z, u, out[a:b])
+
+    in_chunks(n_jobs, idx.size, part)
     return out
 
 
@@ -92,11 +119,13 @@ class _Cache:
     (dense, every row) and the Gram matrix ``A = (P X)^T (P X)`` and ``c = (P X)^T y~``
     over the rows in the fit, so that passes over the effects in the model
     cost ``m`` per coordinate instead of ``n`` (glmnet's covariance updates;
-    Friedman, Hastie & Tibshirani 2010). Grows by doubling, within ``CACHE_BYTES``.
+    Friedman, Hastie & Tibshirani 2010). Grows by doubling, within ``budget`` bytes
+    (``CACHE_BYTES`` if None).
     """
 
-    def __init__(self, design, sub):
+    def __init__(self, design, sub, budget=None):
         self.design, self.sub = design, sub
+        self.budget = CACHE_BYTES if budget is None else budget
         self.idx = np.empty(0, dtype=np.intp)
         self.pos = np.full(design.G.shape[1], -1, dtype=np.intp)
         self.X = np.empty((design.n, 0), order="F")
@@ -112,7 +141,7 @@ class _Cache:
         """Add the SNPs of ``snps`` not cached yet; False if they would not fit."""
         new = snps[self.pos[snps] < 0]
         m, k = self.m, new.size
-        if 8 * (m + k) * (self.design.n + m + k) > CACHE_BYTES:
+        if 8 * (m + k) * (self.design.n + m + k) > self.budget:
             return False
         if k == 0:
             return True
@@ -183,7 +212,7 @@ def strong_rule(grad, l1, l1_prev):
 
 
 def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000,
-              full_pass=None):
+              full_pass=None, start=None, n_jobs=1, cache_bytes=None):
     """Solve the penalised problem on the rows of ``sub`` along ``alphas`` (decreasing).
 
     A generator: after each penalty it yields ``(k, b, v, gap, converged)`` with
@@ -203,22 +232,25 @@ def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000,
 
     ``full_pass(v, u)``, if given, computes those passes over every SNP (``X^T r`` on
     ``flatnonzero(sub.active)``); :class:`SharedPasses` gives the inner folds of a
-    CV one pass for all.
+    CV one pass for all. Otherwise the path's own passes over many SNPs are split
+    between ``n_jobs`` threads (:func:`in_chunks`). ``start``, if given, is that pass
+    at ``b = 0`` (:func:`start_correlations`), already computed. ``cache_bytes``
+    bounds the path's :class:`_Cache`.
     """
     p = design.G.shape[1]
     everyone = np.flatnonzero(sub.active)
     if full_pass is None:
         def full_pass(v, u):
-            return _correlations(design, sub, everyone, v, u)
+            return _correlations(design, sub, everyone, v, u, n_jobs)
     n_fit = sub.n
     b = np.zeros(p)
     v = sub.y_tilde.copy()
     u = np.zeros(sub.Q.shape[1])
     grad = np.zeros(p)  # X^T r at the current b, from the last pass over every SNP
-    grad[everyone] = full_pass(v, u)
+    grad[everyone] = full_pass(v, u) if start is None else start
     target = tol * float(sub.y_tilde @ sub.y_tilde)
     l1_prev = float(np.abs(grad).max())  # the smallest l1 at which b = 0 is optimal
-    cache = _Cache(design, sub)
+    cache = _Cache(design, sub, cache_bytes)
     args = (design.G, design.sentinel, design.mean, design.scale, sub.C, sub.d)
 
     def solve(snps, limit, budget):
@@ -234,7 +266,8 @@ def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000,
                 done += 1
                 if step == 0.0 or done >= budget:
                     break
-            if step == 0.0 or gap(snps, _correlations(design, sub, snps, v, u)) <= limit:
+            if step == 0.0 or gap(snps, _correlations(design, sub, snps, v, u,
+                                                      n_jobs)) <= limit:
                 break
         return done
 
@@ -254,7 +287,7 @@ def enet_path(design, sub, alphas, *, l1_ratio=1.0, tol=1e-4, max_iter=10_000,
             epochs += solve(np.flatnonzero(in_fit), limit, max(max_iter - epochs, 1))
             watch = np.flatnonzero(strong & ~in_fit)
             if watch.size:
-                late = watch[np.abs(_correlations(design, sub, watch, v, u)) > l1]
+                late = watch[np.abs(_correlations(design, sub, watch, v, u, n_jobs)) > l1]
                 if late.size and epochs < max_iter:
                     in_fit[late] = True
                     continue
@@ -285,11 +318,16 @@ class SharedPasses:
     Each path's answer is the one :func:`_correlations` gives it, up to the order
     of the floating-point sums. ``n_jobs`` paths at most compute at a time outside
     the shared pass (a semaphore), so the threads use the cores a sequential run
-    of ``n_jobs`` paths would.
+    of ``n_jobs`` paths would; the shared pass, which every path waits for, is
+    split between ``n_jobs`` threads. ``cache_bytes`` is each path's share of
+    ``CACHE_BYTES``: ``n_jobs`` paths compute at a time, but every path keeps its
+    cache while it waits.
     """
 
     def __init__(self, design, subs, n_jobs=1):
         self.design, self.subs = design, subs
+        self.n_jobs = max(1, int(n_jobs))
+        self.cache_bytes = CACHE_BYTES * min(self.n_jobs, len(subs)) // max(1, len(subs))
         self.snps = np.flatnonzero(np.logical_or.reduce([s.active for s in subs]))
         self.at = [np.searchsorted(self.snps, np.flatnonzero(s.active)) for s in subs]
         self.Cts = np.stack([s.Ct for s in subs])  # once: every pass reads it
@@ -337,36 +375,50 @@ class SharedPasses:
             [self.subs[f].w * self.asked[f][0] for f in paths]))
         U = np.ascontiguousarray(np.vstack([self.asked[f][1] for f in paths]))
         out = np.empty((self.snps.size, len(paths)))
-        _kernels.correlations_many(d.G, d.mean, d.scale, self.Cts, np.array(paths), self.snps,
-                                   *d.missing_calls(), Z, U, out)
+        which, calls = np.array(paths), d.missing_calls()
+
+        def part(a, b):
+            _kernels.correlations_many(d.G, d.mean, d.scale, self.Cts, which, self.snps[a:b],
+                                       *calls, Z, U, out[a:b])
+
+        in_chunks(self.n_jobs, self.snps.size, part)
         for col, f in enumerate(paths):
             self.answers[f] = out[self.at[f], col]
         self.asked.clear()
         self.cond.notify_all()
 
 
-def largest_penalty(design, sub, l1_ratio=1.0):
+def start_correlations(design, sub, n_jobs=1):
+    """``x_j^T P y`` over the rows of ``sub`` for its SNPs (``flatnonzero(sub.active)``):
+    the first pass of a path, at ``b = 0``."""
+    return _correlations(design, sub, np.flatnonzero(sub.active), sub.y_tilde,
+                         np.zeros(sub.Q.shape[1]), n_jobs)
+
+
+def largest_penalty(sub, start, l1_ratio=1.0):
     """The smallest penalty at which no SNP is in the model, ``max_j |x_j^T P y| /
-    (n l1_ratio)`` over the rows of ``sub`` (0 if no SNP varies or none correlates)."""
-    snps = np.flatnonzero(sub.active)
-    if snps.size == 0:
+    (n l1_ratio)`` over the rows of ``sub``, from ``start`` (:func:`start_correlations`;
+    0 if no SNP varies or none correlates)."""
+    if start.size == 0:
         return 0.0
-    grad = _correlations(design, sub, snps, sub.y_tilde, np.zeros(sub.Q.shape[1]))
-    return float(np.abs(grad).max()) / (sub.n * l1_ratio)
+    return float(np.abs(start).max()) / (sub.n * l1_ratio)
 
 
-def path_end(design, *, eps=1e-2, n_alphas=30, l1_ratio=1.0, tol=1e-4, max_iter=10_000):
+def path_end(design, *, eps=1e-2, n_alphas=30, l1_ratio=1.0, tol=1e-4, max_iter=10_000,
+             n_jobs=1):
     """Standardised effects at the end of one penalty path on every training row, no
     CV: from :func:`largest_penalty` down to ``eps`` times it, ``n_alphas`` penalties on
     a geometric grid (zeros if nothing can enter). The start of SparseLMM's
     ``init="lasso"``."""
     full = _full_rows(design)
-    top = largest_penalty(design, full, l1_ratio)
+    start = start_correlations(design, full, n_jobs)
+    top = largest_penalty(full, start, l1_ratio)
     b = np.zeros(design.G.shape[1])
     if not top > 0:
         return b
     for _, b, _, _, _ in enet_path(design, full, top * np.geomspace(1.0, eps, int(n_alphas)),
-                                   l1_ratio=l1_ratio, tol=tol, max_iter=max_iter):
+                                   l1_ratio=l1_ratio, tol=tol, max_iter=max_iter, start=start,
+                                   n_jobs=n_jobs):
         pass
     return b.copy()
 
@@ -474,7 +526,8 @@ class ProjectedElasticNetCV(LinearPredictor):
         if not design.active.any():
             raise ValueError("no SNP varies (every SNP is monomorphic or collinear with the "
                              "covariates): nothing for the penalised regression to fit")
-        alpha_max = largest_penalty(design, full, self.l1_ratio)
+        start = start_correlations(design, full, self.n_jobs)
+        alpha_max = largest_penalty(full, start, self.l1_ratio)
         if not alpha_max > 0:
             raise ValueError("no SNP is correlated with y after the covariates (all X^T y = 0)")
         self.alphas_ = alpha_max * np.geomspace(1.0, self.eps, int(self.n_alphas))
@@ -489,13 +542,14 @@ class ProjectedElasticNetCV(LinearPredictor):
             def errors(k):
                 return passes.run(k, lambda: self._inner_errors(
                     design, subs[k], folds == k,
-                    lambda v, u: passes.correlations(k, v, u)))
+                    lambda v, u: passes.correlations(k, v, u), passes.cache_bytes))
 
             with ThreadPoolExecutor(max_workers=len(subs)) as pool:  # all at once: lockstep
                 self.mse_path_ = np.array(list(pool.map(errors, range(len(subs)))))
             best = _best_penalty(self.mse_path_)
             ok = True
             for _, b, _, gap, converged in enet_path(design, full, self.alphas_[: best + 1],
+                                                     start=start, n_jobs=self.n_jobs,
                                                      **self._solver_options()):
                 ok &= converged
             self.converged_, self.dual_gap_ = bool(ok), float(gap)
@@ -512,13 +566,14 @@ class ProjectedElasticNetCV(LinearPredictor):
     def _solver_options(self):
         return dict(l1_ratio=self.l1_ratio, tol=self.tol, max_iter=int(self.max_iter))
 
-    def _inner_errors(self, design, sub, test, full_pass=None):
+    def _inner_errors(self, design, sub, test, full_pass=None, cache_bytes=None):
         """Held-out mean squared error of one inner fit at every penalty (NaN past an
-        early stop, see ``patience``); ``full_pass`` as in :func:`enet_path`."""
+        early stop, see ``patience``); ``full_pass``, ``cache_bytes`` as in
+        :func:`enet_path`."""
         mse = np.full(self.alphas_.size, np.nan)
         best, best_at = np.inf, 0
         for k, _, v, _, _ in enet_path(design, sub, self.alphas_, full_pass=full_pass,
-                                       **self._solver_options()):
+                                       cache_bytes=cache_bytes, **self._solver_options()):
             xb = sub.y_tilde - v
             w = np.linalg.solve(sub.R, sub.Q.T @ (design.y - xb))
             pred = design.Zfull[test] @ w + xb[test]
