@@ -26,12 +26,16 @@ Data, every fit on the same 5 folds:
 
 Prints mean held-out R^2 of the SNP part per data set and candidate, group means, and
 median seconds per fit (fit + predict, one core). ``--quick`` leaves out the grid
-candidates (15x the time of EM) and file order. Needs the workflow's outputs:
+candidates (15x the time of EM) and file order. ``--hybrid`` also fits the hybrid
+(``HybridLMM`` with config.yaml's ``hybrid`` options) on the same folds and prints its
+time per data set as a ratio to SparseLMM's (median seconds per fit, both starts).
+Needs the workflow's outputs:
 
     .venv/bin/snakemake --cores 2
     .venv/bin/snakemake --cores 2 --configfile configs/fig1_ld.yaml --until folds  # fig1_ld
     .venv/bin/python bench/sparselmm_under_ld.py [--quick] [real semi fig1 fig1_ld]
     .venv/bin/python bench/sparselmm_under_ld.py --quick fig1_ld=c100_h0.5,c100_h0.8
+    .venv/bin/python bench/sparselmm_under_ld.py --quick --hybrid real
 """
 
 import sys
@@ -40,9 +44,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from sparselmm import SparseLMM, plink
 from sparselmm.cv import assign_folds, covariate_fit, heldout_metrics
+from sparselmm.methods import make_model
 from sparselmm.penalised import ProjectedLassoCV
 from sparselmm.samples import rank_inverse_normal
 from sparselmm.tables import read_table
@@ -63,6 +69,7 @@ STARTS = "em, both starts"  # init="both": the higher ELBO of leads first and La
 GRID = ("grid, file order", "grid, leads first")
 SLOW = GRID + ("em, file order",)  # left out by --quick (with the best of both orders)
 BOTH = "em, best of both"
+HYBRID = "hybrid"
 
 
 def real_samples():
@@ -139,7 +146,8 @@ def timed(model, Gtr, ytr, Ztr, Gte, Zte):
     return model, pred, time.perf_counter() - t
 
 
-def run(group, datasets, candidates):
+def run(group, datasets, candidates, hybrid=None):
+    """Every candidate (and ``hybrid``'s options, if given) on every fold of every data set."""
     rows = []
     for name, G, y, Z, folds, truth in datasets:
         if folds is None:
@@ -159,6 +167,9 @@ def run(group, datasets, candidates):
                 fits[BOTH] = better("em, file order", "em, leads first")
             fits[STARTS] = better("em, leads first", "em, Lasso start")
             fits["lasso"] = timed(ProjectedLassoCV(), Gtr, y[tr], Z[tr], Gte, Z[te])
+            if hybrid is not None:
+                fits[HYBRID] = timed(make_model("hybrid", hybrid), Gtr, y[tr], Z[tr], Gte,
+                                     Z[te])
             if truth is not None:  # the true genetic value: the best achievable
                 fits["oracle"] = (None, cov + truth[te] - truth[tr].mean(), 0.0)
             for cand, (_, pred, sec) in fits.items():
@@ -174,7 +185,7 @@ def run(group, datasets, candidates):
 def report(t):
     for group, part in t.groupby("group", sort=False):
         order = list(CANDIDATES)[:2] + [BOTH] + list(CANDIDATES)[2:] + [STARTS, "lasso",
-                                                                        "oracle"]
+                                                                        HYBRID, "oracle"]
         order = [c for c in order if c in set(part.candidate)]
         table = part.pivot_table(index="data", columns="candidate", values="r2_snp",
                                  sort=False)[order]
@@ -183,11 +194,32 @@ def report(t):
         print(table.round(4).to_string())
         sec = part.groupby("candidate").seconds.median()[order].drop("oracle", errors="ignore")
         print("median seconds per fit: " + ", ".join(f"{c} {s:.2f}" for c, s in sec.items()))
+        if HYBRID in sec:
+            hybrid_ratios(part)
+
+
+def hybrid_ratios(part):
+    """The hybrid's median seconds per fit over each data set's folds, as a ratio to
+    SparseLMM's with either start (the same folds, the same run)."""
+    med = part.pivot_table(index="data", columns="candidate", values="seconds",
+                           aggfunc="median", sort=False)
+    starts = [c for c in ("em, Lasso start", "em, leads first") if c in med]
+    ratios = pd.DataFrame({f"hybrid / {c}": med[HYBRID] / med[c] for c in starts})
+    ratios.insert(0, "hybrid s", med[HYBRID])
+    for c in starts:
+        ratios.insert(1, f"{c} s", med[c])
+    ratios.loc["median"] = ratios.median()
+    print("\nthe hybrid's time per fit (median over folds) against SparseLMM's")
+    print(ratios.round(2).to_string())
 
 
 def main(*args):
     quick = "--quick" in args
-    groups = [a for a in args if a != "--quick"] or ("real", "semi", "fig1", "fig1_ld")
+    hybrid = None
+    if "--hybrid" in args:  # the workflow's options
+        config = Path(__file__).resolve().parents[1] / "config.yaml"
+        hybrid = yaml.safe_load(config.read_text())["hybrid"]
+    groups = [a for a in args if not a.startswith("--")] or ("real", "semi", "fig1", "fig1_ld")
     # GROUP=SCENARIO,SCENARIO: only those Fig 1 scenarios (e.g. fig1_ld=c100_h0.5,c100_h0.8)
     only = dict(g.split("=", 1) for g in groups if "=" in g)
     groups = [g.split("=", 1)[0] for g in groups]
@@ -203,7 +235,7 @@ def main(*args):
                "fig1_ld": ("Fig 1 under coalescent LD (replicate 1)",
                            lambda: fig1_data("results/fig1_ld/simulation/data", "rep1",
                                              pick("fig1_ld")))}
-    table = pd.concat([run(sources[g][0], sources[g][1](), candidates) for g in groups],
+    table = pd.concat([run(sources[g][0], sources[g][1](), candidates, hybrid) for g in groups],
                       ignore_index=True)
     tag = "_".join(a.strip("-").replace("=", "-").replace(",", "-") for a in args)
     out = Path("results/benchmarks") / f"sparselmm_under_ld_{tag or 'all'}.tsv"
