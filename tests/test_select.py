@@ -9,7 +9,8 @@ from sparselmm import plink
 from sparselmm.cv import assign_folds, write_folds
 from sparselmm.fitting import fit_fold
 from sparselmm.methods import make_model
-from sparselmm.select import AutoSelectCV
+from sparselmm.penalised import ProjectedElasticNetCV, ProjectedLassoCV
+from sparselmm.select import AutoSelectCV, fold_errors_at_others_choice
 
 
 def test_chooses_the_candidate_with_the_lower_inner_error_and_refits_it():
@@ -73,3 +74,39 @@ def test_a_planted_leak_in_the_test_fold_changes_nothing(tmp_path):
     seen = {m: np.mean((planted[test] - make_model(m).fit(G[~test], y[~test], Z[~test])
                         .predict(G[test], Z[test])) ** 2) for m in options["candidates"]}
     assert min(seen, key=seen.get) == "ridge"
+
+
+def test_each_fold_is_scored_at_the_penalty_the_other_folds_choose():
+    nan = np.nan
+    mse = np.array([[4.0, 1.0, 3.0, 9.0],
+                    [4.0, 2.0, 1.0, nan],  # stopped early: penalty 3 is never chosen
+                    [4.0, 3.0, 1.5, 0.0]])
+    # fold 0: others' means 4, 2.5, 1.25 -> penalty 2; fold 1: 4, 2, 2.25 -> penalty 1;
+    # fold 2: 4, 1.5, 2 -> penalty 1
+    np.testing.assert_array_equal(fold_errors_at_others_choice(mse), [3.0, 2.0, 3.0])
+
+
+def test_a_candidate_with_its_own_cv_is_fitted_once_on_autos_folds(monkeypatch):
+    G, y, Z, _, _ = simulate_small(n=240, p=300, n_causal=3, h2=0.5, seed=6)
+    options = {"lasso": {"n_alphas": 12, "cv": 7, "seed": 5}}  # auto's cv and seed win
+    fits = []
+    real_fit = ProjectedElasticNetCV.fit
+
+    def counted(self, *args, **kwargs):
+        fits.append((self.cv, self.seed))
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProjectedElasticNetCV, "fit", counted)
+    auto = AutoSelectCV(candidates=["top1", "lasso"], options=options, cv=3, seed=1).fit(G, y, Z)
+    assert fits == [(3, 1)]  # one Lasso fit, on auto's folds: no nested CV around it
+    alone = ProjectedLassoCV(n_alphas=12, cv=3, seed=1).fit(G, y, Z)
+    np.testing.assert_array_equal(auto.cv_mse_["lasso"], np.mean(
+        fold_errors_at_others_choice(alone.mse_path_)))
+    # top1 is cross-validated on the same folds as the Lasso's CV used
+    folds = assign_folds(len(y), 3, 1)
+    by_hand = [np.mean((y[folds == k] - make_model("top1").fit(G[folds != k], y[folds != k],
+                        Z[folds != k]).predict(G[folds == k], Z[folds == k])) ** 2)
+               for k in range(3)]
+    assert auto.cv_mse_["top1"] == pytest.approx(np.mean(by_hand), rel=1e-12)
+    assert auto.chosen_ == "lasso"  # three causal SNPs: the Lasso over one SNP
+    np.testing.assert_array_equal(auto.coef_, alone.coef_)  # the one fit is the refit

@@ -13,6 +13,12 @@ model exported for a phenotype is the chosen method's.
 For a binary phenotype the squared error of the predicted risk (the Brier score) ranks
 linear models of the 0/1 phenotype and logistic ones alike; candidates that fit binary
 phenotypes only are skipped for a quantitative one.
+
+A candidate that chooses its own penalty by inner CV (the Lasso, the elastic net) is not
+cross-validated a second time around that CV: it is fitted once on all the training
+samples with auto's inner folds, and its error on each fold is read from that CV at the
+penalty the other folds choose (:func:`fold_errors_at_others_choice`). Its cost inside
+auto is then its own cost alone.
 """
 
 import numpy as np
@@ -20,12 +26,33 @@ import numpy as np
 from ._base import LinearPredictor
 from ._design import PreparedGenotypes, take_rows
 from .cv import assign_folds
-from .methods import make_model
+from .methods import estimator_class, make_model
 from .methods import method as registry_row
+from .penalised import ProjectedElasticNetCV
 
 # what the chosen model's public state is made of (``LinearPredictor._finish``)
 STATE = ("coef_", "intercept_", "covariate_coef_", "x_mean_", "x_scale_", "n_features_in_",
          "n_covariates_", "n_missing_", "active_", "_b", "_w", "pip_", "converged_")
+
+
+def fold_errors_at_others_choice(mse_path):
+    """Each fold's held-out error at the penalty chosen without its own error.
+
+    ``mse_path`` is (folds x penalties), NaN where a fold's path stopped early. For
+    fold ``k`` the penalty is the one with the lowest mean error over the other folds,
+    among the penalties every fold reached; the answer is fold ``k``'s error there.
+    Reading each fold's error at the penalty chosen on all folds (glmnet's ``cvm`` at
+    ``lambda.min``) would let a fold's own error pick its penalty, an optimism the
+    candidates without a penalty do not get; this is the inner loop of nested CV, with
+    the inner fits shared.
+    """
+    mse_path = np.asarray(mse_path, dtype=float)
+    reached = ~np.isnan(mse_path).any(axis=0)
+    out = np.empty(mse_path.shape[0])
+    for k in range(mse_path.shape[0]):
+        others = np.delete(mse_path, k, axis=0).mean(axis=0)
+        out[k] = mse_path[k, int(np.argmin(np.where(reached, others, np.inf)))]
+    return out
 
 
 class AutoSelectCV(LinearPredictor):
@@ -45,7 +72,8 @@ class AutoSelectCV(LinearPredictor):
     chosen_ : str
         The method chosen.
     cv_mse_ : dict
-        Mean inner held-out squared error of each candidate fitted.
+        Mean inner held-out squared error of each candidate fitted (for a candidate with
+        its own inner CV, from that CV: module docstring).
     model_ : the chosen method's estimator, fitted on every training sample
     coef_, intercept_, covariate_coef_, pip_ (where it has them), ... : the chosen
         model's, so that export and scoring read it as that method's model
@@ -53,8 +81,10 @@ class AutoSelectCV(LinearPredictor):
     Notes
     -----
     The inner folds are the same for every candidate (paired comparison). The cost
-    is ``cv + 1`` fits of each candidate on about ``(cv - 1) / cv`` of the samples, plus
-    the refit.
+    is ``cv`` fits of each candidate on about ``(cv - 1) / cv`` of the samples, plus the
+    refit of the chosen one; a candidate with its own inner CV (the Lasso, the elastic
+    net) is fitted once instead, with ``cv`` and ``seed`` set to auto's, so that its
+    folds are auto's; that fit is its refit.
     """
 
     def __init__(self, *, candidates=("sparselmm", "lasso"), options=None, cv=5, seed=0):
@@ -87,19 +117,30 @@ class AutoSelectCV(LinearPredictor):
                              f"phenotype (they are logistic models)")
         options = dict(self.options or {})
         folds = assign_folds(y.size, int(self.cv), self.seed)
-        errors = {c: [] for c in usable}
-        for k in range(int(self.cv)):
+        kept = [k for k in range(int(self.cv))
+                # an inner training part of one class: no candidate can fit it
+                if not (binary and np.ptp(y[folds != k]) == 0)]
+        # candidates with their own inner CV, fitted once on auto's folds
+        own_cv = {c: {**(options.get(c) or {}), "cv": int(self.cv), "seed": self.seed}
+                  for c in usable if issubclass(estimator_class(c), ProjectedElasticNetCV)}
+        fitted = {c: make_model(c, o).fit(X, y) for c, o in own_cv.items()}
+        errors = {c: list(fold_errors_at_others_choice(m.mse_path_)[kept])
+                  for c, m in fitted.items()}
+        nested = [c for c in usable if c not in fitted]
+        errors.update({c: [] for c in nested})
+        for k in kept if nested else ():
             tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
-            if binary and y[tr].min() == y[tr].max():
-                continue  # an inner training part of one class: no candidate can fit it
             inner = PreparedGenotypes(take_rows(G, tr), None if Zc is None else Zc[tr])
-            for c in usable:
+            for c in nested:
                 model = make_model(c, options.get(c)).fit(inner, y[tr])
                 pred = model.predict(take_rows(G, te), None if Zc is None else Zc[te])
                 errors[c].append(float(np.mean((y[te] - pred) ** 2)))
-        self.cv_mse_ = {c: float(np.mean(e)) for c, e in errors.items() if e}
+        self.cv_mse_ = {c: float(np.mean(errors[c])) for c in usable if errors[c]}
         self.chosen_ = min(self.cv_mse_, key=self.cv_mse_.get)
-        self.model_ = make_model(self.chosen_, options.get(self.chosen_)).fit(X, y)
+        if self.chosen_ in fitted:
+            self.model_ = fitted[self.chosen_]
+        else:
+            self.model_ = make_model(self.chosen_, options.get(self.chosen_)).fit(X, y)
         for attr in STATE:
             if hasattr(self.model_, attr):
                 setattr(self, attr, getattr(self.model_, attr))
