@@ -164,6 +164,18 @@ def test_auto_config_is_valid(tmp_path, name):
     assert f"results/{name}/tables/simulation_auto.tsv" in out
 
 
+def test_auto_transcriptome_config_is_valid(tmp_path):
+    """configs/auto_transcriptome.yaml plans auto and its candidates on the cis windows
+    of every gene, with the choices table and no simulation."""
+    wd = workdir(tmp_path, (ROOT / "config.yaml").read_text())
+    (wd / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+    proc = run(wd, "--dry-run", "--configfile", "configs/auto_transcriptome.yaml")
+    out = proc.stdout + proc.stderr
+    assert "fit_simulation" not in out and "final_fit" not in out
+    assert "results/auto_transcriptome/realdata/groups.tsv" in out
+    assert "results/auto_transcriptome/tables/real_auto.tsv" in out
+
+
 def test_bad_config_fails_before_any_job(tmp_path):
     wd = workdir(tmp_path, TINY.replace("h2: [0.8]", "h2: [1.5]"))
     proc = run(wd, check=False)
