@@ -10,7 +10,7 @@ from sparselmm.cv import assign_folds, write_folds
 from sparselmm.fitting import fit_fold
 from sparselmm.methods import make_model
 from sparselmm.penalised import ProjectedElasticNetCV, ProjectedLassoCV
-from sparselmm.select import AutoSelectCV, fold_errors_at_others_choice
+from sparselmm.select import AutoSelectCV, choose, fold_errors_at_others_choice
 
 
 def test_chooses_the_candidate_with_the_lower_inner_error_and_refits_it():
@@ -110,3 +110,15 @@ def test_a_candidate_with_its_own_cv_is_fitted_once_on_autos_folds(monkeypatch):
     assert auto.cv_mse_["top1"] == pytest.approx(np.mean(by_hand), rel=1e-12)
     assert auto.chosen_ == "lasso"  # three causal SNPs: the Lasso over one SNP
     np.testing.assert_array_equal(auto.coef_, alone.coef_)  # the one fit is the refit
+
+
+def test_one_se_rule_keeps_the_first_candidate_unless_another_is_clearly_better():
+    errors = {"sparselmm": [1.0, 2.0, 3.0, 2.0], "lasso": [0.9, 1.9, 2.9, 2.2]}
+    # the Lasso is lower on average (1.975 vs 2.0) by less than one paired SE (0.075)
+    assert choose(errors, "lowest") == "lasso"
+    assert choose(errors, "one_se") == "sparselmm"
+    clear = {"sparselmm": [1.0, 2.0, 3.0, 2.0], "lasso": [0.8, 1.8, 2.9, 1.8]}
+    assert choose(clear, "one_se") == "lasso"  # lower by 0.175 +- 0.025
+    G, y, Z, _, _ = simulate_small(n=150, p=100, seed=4)
+    with pytest.raises(ValueError, match="rule must be one of lowest, one_se"):
+        AutoSelectCV(candidates=["top1"], rule="min").fit(G, y, Z)

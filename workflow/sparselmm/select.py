@@ -55,6 +55,28 @@ def fold_errors_at_others_choice(mse_path):
     return out
 
 
+RULES = ("lowest", "one_se")
+
+
+def choose(errors, rule="lowest"):
+    """The candidate chosen from ``{candidate: per-fold errors}`` (the same folds, in
+    the candidates' order). ``"lowest"``: the lowest mean error. ``"one_se"``: the
+    first candidate whose mean error is within one paired standard error of the lowest
+    (glmnet's ``lambda.1se`` rule, applied to the choice of method): another candidate
+    is chosen over the first only when it is better by more than the noise of the
+    inner folds."""
+    means = {c: float(np.mean(e)) for c, e in errors.items()}
+    best = min(means, key=means.get)
+    if rule == "lowest":
+        return best
+    for c, e in errors.items():
+        diff = np.asarray(e) - np.asarray(errors[best])
+        se = float(np.std(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0.0
+        if diff.mean() <= se:
+            return c
+    return best
+
+
 class AutoSelectCV(LinearPredictor):
     """The candidate method with the lowest inner-CV prediction error, refitted.
 
@@ -66,6 +88,9 @@ class AutoSelectCV(LinearPredictor):
         ``{method: options}`` of the candidates (their config sections).
     cv : int, default=5
         Inner folds, split from the training samples only (seeded by ``seed``).
+    rule : {"lowest", "one_se"}, default="lowest"
+        How the inner errors choose (:func:`choose`): the lowest mean error, or the first
+        candidate within one paired standard error of it.
 
     Attributes
     ----------
@@ -87,11 +112,13 @@ class AutoSelectCV(LinearPredictor):
     folds are auto's; that fit is its refit.
     """
 
-    def __init__(self, *, candidates=("sparselmm", "lasso"), options=None, cv=5, seed=0):
+    def __init__(self, *, candidates=("sparselmm", "lasso"), options=None, cv=5, seed=0,
+                 rule="lowest"):
         self.candidates = candidates
         self.options = options
         self.cv = cv
         self.seed = seed
+        self.rule = rule
 
     def _check_params(self):
         cands = list(self.candidates)
@@ -104,6 +131,8 @@ class AutoSelectCV(LinearPredictor):
                                  f"or is auto itself)")
         if int(self.cv) < 2:
             raise ValueError(f"cv must be at least 2, got {self.cv}")
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
 
     def fit(self, X, y, Z=None):
         self._check_params()
@@ -136,7 +165,7 @@ class AutoSelectCV(LinearPredictor):
                 pred = model.predict(take_rows(G, te), None if Zc is None else Zc[te])
                 errors[c].append(float(np.mean((y[te] - pred) ** 2)))
         self.cv_mse_ = {c: float(np.mean(errors[c])) for c in usable if errors[c]}
-        self.chosen_ = min(self.cv_mse_, key=self.cv_mse_.get)
+        self.chosen_ = choose({c: errors[c] for c in self.cv_mse_}, self.rule)
         if self.chosen_ in fitted:
             self.model_ = fitted[self.chosen_]
         else:
