@@ -129,24 +129,25 @@ def test_lint_is_clean():
     assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
-def test_beyond_the_paper_config_is_valid(tmp_path):
-    """The documented extra config merges over config.yaml and plans every method."""
+def plan_with_config(tmp_path, name, *targets):
+    """The dry run's output for ``configs/{name}.yaml`` merged over config.yaml."""
     wd = workdir(tmp_path, (ROOT / "config.yaml").read_text())
     (wd / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
-    # (--configfile takes several files: the target goes first)
-    proc = run(wd, "results/tables/simulation_r2.tsv", "--dry-run", "--configfile",
-               "configs/beyond_the_paper.yaml")
-    out = proc.stdout + proc.stderr
+    # (--configfile takes several files: the targets go first)
+    proc = run(wd, *targets, "--dry-run", "--configfile", f"configs/{name}.yaml")
+    return proc.stdout + proc.stderr
+
+
+def test_beyond_the_paper_config_is_valid(tmp_path):
+    """The documented extra config merges over config.yaml and plans every method."""
+    out = plan_with_config(tmp_path, "beyond_the_paper", "results/tables/simulation_r2.tsv")
     # 9 scenarios x 3 replicates x 5 folds x 6 methods
     assert re.search(r"fit_simulation\s+810\b", out), out[-2000:]
 
 
 def test_transcriptome_config_is_valid(tmp_path):
     """The transcriptome config plans no simulation and keeps its outputs apart."""
-    wd = workdir(tmp_path, (ROOT / "config.yaml").read_text())
-    (wd / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
-    proc = run(wd, "--dry-run", "--configfile", "configs/geuvadis_transcriptome.yaml")
-    out = proc.stdout + proc.stderr
+    out = plan_with_config(tmp_path, "geuvadis_transcriptome")
     assert "fit_simulation" not in out and "simulate " not in out
     assert "results/transcriptome/realdata/groups.tsv" in out
     assert "results/transcriptome/tables/real_predicted.tsv" in out
@@ -155,10 +156,7 @@ def test_transcriptome_config_is_valid(tmp_path):
 @pytest.mark.parametrize("name", ["auto_fig1", "auto_fig1_ld"])
 def test_auto_config_is_valid(tmp_path, name):
     """configs/auto_fig1*.yaml plan auto beside its candidates and the choices table."""
-    wd = workdir(tmp_path, (ROOT / "config.yaml").read_text())
-    (wd / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
-    proc = run(wd, "--dry-run", "--configfile", f"configs/{name}.yaml")
-    out = proc.stdout + proc.stderr
+    out = plan_with_config(tmp_path, name)
     # 9 scenarios x 5 folds x 4 methods
     assert re.search(r"fit_simulation\s+180\b", out), out[-2000:]
     assert f"results/{name}/tables/simulation_auto.tsv" in out
@@ -167,10 +165,7 @@ def test_auto_config_is_valid(tmp_path, name):
 def test_auto_transcriptome_config_is_valid(tmp_path):
     """configs/auto_transcriptome.yaml plans auto and its candidates on the cis windows
     of every gene, with the choices table and no simulation."""
-    wd = workdir(tmp_path, (ROOT / "config.yaml").read_text())
-    (wd / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
-    proc = run(wd, "--dry-run", "--configfile", "configs/auto_transcriptome.yaml")
-    out = proc.stdout + proc.stderr
+    out = plan_with_config(tmp_path, "auto_transcriptome")
     assert "fit_simulation" not in out and "final_fit" not in out
     assert "results/auto_transcriptome/realdata/groups.tsv" in out
     assert "results/auto_transcriptome/tables/real_auto.tsv" in out

@@ -335,7 +335,7 @@ class SharedPasses:
         self.asked = {}
         self.answers = {}
         self.cond = threading.Condition()
-        self.cores = threading.Semaphore(max(1, int(n_jobs)))
+        self.cores = threading.Semaphore(self.n_jobs)
 
     def run(self, f, work):
         """``work()`` for path ``f`` in a thread, holding one of the ``n_jobs`` slots;
