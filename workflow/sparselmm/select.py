@@ -5,8 +5,9 @@ hand on the workflow's outer folds, the choice sees the very samples it is then 
 on, and the reported accuracy of "the best method" is optimistic. :class:`AutoSelectCV`
 makes the choice a method of its own: given only the training samples of an outer fold,
 it splits them into inner folds, fits every candidate on each inner training part,
-scores its predictions of the inner held-out part, and refits the candidate with the
-lowest mean held-out squared error on all the training samples. Its outer-CV accuracy
+scores its predictions of the inner held-out part, and refits the chosen candidate on
+all the training samples: the first one, unless another's mean held-out squared error
+is lower by more than one paired standard error (:func:`choose`). Its outer-CV accuracy
 is then an honest estimate of the whole procedure (choice included), and the final
 model exported for a phenotype is the chosen method's.
 
@@ -78,7 +79,7 @@ def choose(errors, rule="lowest"):
 
 
 class AutoSelectCV(LinearPredictor):
-    """The candidate method with the lowest inner-CV prediction error, refitted.
+    """The candidate method chosen by inner-CV prediction error, refitted.
 
     Parameters
     ----------
@@ -88,9 +89,9 @@ class AutoSelectCV(LinearPredictor):
         ``{method: options}`` of the candidates (their config sections).
     cv : int, default=5
         Inner folds, split from the training samples only (seeded by ``seed``).
-    rule : {"lowest", "one_se"}, default="lowest"
-        How the inner errors choose (:func:`choose`): the lowest mean error, or the first
-        candidate within one paired standard error of it.
+    rule : {"one_se", "lowest"}, default="one_se"
+        How the inner errors choose (:func:`choose`): the first candidate unless another
+        is better by more than one paired standard error, or the lowest mean error.
 
     Attributes
     ----------
@@ -113,7 +114,7 @@ class AutoSelectCV(LinearPredictor):
     """
 
     def __init__(self, *, candidates=("sparselmm", "lasso"), options=None, cv=5, seed=0,
-                 rule="lowest"):
+                 rule="one_se"):
         self.candidates = candidates
         self.options = options
         self.cv = cv
