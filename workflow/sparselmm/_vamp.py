@@ -369,7 +369,7 @@ class _Accelerator:
                 self.trial = None
         if blown:
             return None
-        if damping < self.ceiling:
+        if damping < self.ceiling and self.jump is None:  # one trial at a time
             self.forward = 0 if back else self.forward + 1
             if self.forward >= RAISE_AFTER:
                 self.forward = 0
