@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+from workflow_config import config_section
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
@@ -154,9 +154,9 @@ TARGET_MIN = {"sparselmm": 15, "lasso": 30, "elasticnet": 30}
 
 
 def workflow_options(method):
-    """``method``'s options as a ``fit_real`` job of the default config.yaml gets them."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    return {**(config.get(method) or {}), **EXTRA.get(method, {})}
+    """``method``'s options as a ``fit_real`` job of the default config.yaml gets them,
+    with ``EXTRA``."""
+    return {**config_section(method), **EXTRA.get(method, {})}
 
 
 def child(code, *args):

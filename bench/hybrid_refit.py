@@ -20,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from workflow_config import config_section
 
 
 def main():
@@ -41,7 +39,7 @@ def main():
 
     fitting.make_model = keep_model
 
-    options = yaml.safe_load((ROOT / "config.yaml").read_text())["hybrid"]  # the workflow's
+    options = config_section("hybrid")  # the workflow's
     rows = []
     for metrics in sorted(root.glob("fits/*/rep*/hybrid/fold*.metrics.tsv")):
         scenario, rep = metrics.parts[-4], metrics.parts[-3]

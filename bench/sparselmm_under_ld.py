@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from sparselmm import SparseLMM, plink
 from sparselmm.cv import assign_folds, covariate_fit, heldout_metrics
@@ -52,6 +51,7 @@ from sparselmm.methods import make_model
 from sparselmm.penalised import ProjectedLassoCV
 from sparselmm.samples import rank_inverse_normal
 from sparselmm.tables import read_table
+from workflow_config import config_section
 
 BED = "results/realdata/genotypes/qc"
 EXPRESSION = "resources/geuvadis/expression.tsv"
@@ -215,10 +215,7 @@ def hybrid_ratios(part):
 
 def main(*args):
     quick = "--quick" in args
-    hybrid = None
-    if "--hybrid" in args:  # the workflow's options
-        config = Path(__file__).resolve().parents[1] / "config.yaml"
-        hybrid = yaml.safe_load(config.read_text())["hybrid"]
+    hybrid = config_section("hybrid") if "--hybrid" in args else None  # the workflow's
     groups = [a for a in args if not a.startswith("--")] or ("real", "semi", "fig1", "fig1_ld")
     # GROUP=SCENARIO,SCENARIO: only those Fig 1 scenarios (e.g. fig1_ld=c100_h0.5,c100_h0.8)
     only = dict(g.split("=", 1) for g in groups if "=" in g)
