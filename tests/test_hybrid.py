@@ -460,7 +460,6 @@ def test_vamp_diffuse_start_runs_only_below_the_best_normal_prior(monkeypatch):
         assert h.ridge_evidence_ == pytest.approx(sparse.log_evidence_ + shift)
 
 
-
 def plain_and_accelerated(G, y, tol):
     from sparselmm import _vamp
     from sparselmm._design import build_design

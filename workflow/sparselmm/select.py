@@ -59,7 +59,7 @@ def fold_errors_at_others_choice(mse_path):
 RULES = ("lowest", "one_se")
 
 
-def choose(errors, rule="lowest"):
+def choose(errors, rule="one_se"):
     """The candidate chosen from ``{candidate: per-fold errors}`` (the same folds, in
     the candidates' order). ``"lowest"``: the lowest mean error. ``"one_se"``: the
     first candidate whose mean error is within one paired standard error of the lowest
