@@ -24,6 +24,7 @@ The SNP part of a prediction, restricted to some SNPs if asked, is
 """
 
 import numpy as np
+from scipy.special import expit
 
 from ._design import check_genotypes, covariate_matrix, standardized_matvec
 from ._kernels import PackedBed
@@ -163,7 +164,7 @@ class LogisticPredictor(LinearPredictor):
 
     def predict(self, X, Z=None):
         """The probability of being a case (the logistic of :meth:`decision_function`)."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(X, Z)))
+        return expit(self.decision_function(X, Z))
 
     def predict_proba(self, X, Z=None):
         """As :meth:`predict`."""

@@ -8,6 +8,7 @@ one column of its phenotype.
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from .outputs import write_tsv
 from .tables import read_table, redundant_columns
@@ -46,7 +47,7 @@ def covariate_fit(Z_train, y_train, Z_test, n_test=None, link="identity"):
     B = np.ones((n_te, 1)) if Z_test is None else np.column_stack([np.ones(n_te), Z_test])
     if link == "logit":
         b, _ = logistic_fit(y_train, A)
-        return 1.0 / (1.0 + np.exp(-(B @ b)))
+        return expit(B @ b)
     w, *_ = np.linalg.lstsq(A, y_train, rcond=None)
     return B @ w
 
@@ -118,7 +119,7 @@ def logistic_fit(y, X, max_iter=100, tol=1e-10):
         if new - ll < tol:
             return (b, new) if new >= ll else (best, ll)
         ll, best = new, b
-        p = 1.0 / (1.0 + np.exp(-eta))
+        p = expit(eta)
         w = p * (1 - p) + 1e-12
         b = b + np.linalg.lstsq(X.T @ (X * w[:, None]), X.T @ (y - p), rcond=None)[0]
     return best, ll

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from . import plink
 from ._design import take_columns, take_rows
@@ -617,6 +618,6 @@ def score_cohort(prefix, models, *, min_fraction, log=sys.stderr):
                              "method": method, "prediction": base + genetic,
                              "genetic_value": genetic, "snp_score": snp_score})
         if info.get("link") == "logit":
-            pred["probability"] = 1.0 / (1.0 + np.exp(-pred["prediction"]))
+            pred["probability"] = expit(pred["prediction"])
         preds.append(pred)
     return pd.concat(preds, ignore_index=True), pd.DataFrame(counts)

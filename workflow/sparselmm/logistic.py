@@ -37,6 +37,7 @@ import sys
 import time
 
 import numpy as np
+from scipy.special import expit
 
 from . import _kernels
 from ._base import LogisticPredictor
@@ -82,7 +83,7 @@ class _Weighted:
         """The second-order expansion of the log likelihood at the linear predictors
         ``t`` (IRLS): ``D = p (1 - p)``, ``y^ = t + (y - p) / D``, ``const = sum
         loglik(t) + (y - p)^2 / (2 D)``."""
-        prob = 1.0 / (1.0 + np.exp(-t))
+        prob = expit(t)
         D = np.maximum(prob * (1.0 - prob), 1e-5)
         g = design.y - prob
         loglik = design.y * t - np.logaddexp(0.0, t)

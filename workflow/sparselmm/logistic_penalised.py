@@ -27,6 +27,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from scipy.special import expit
 
 from . import _kernels
 from ._base import LogisticPredictor
@@ -37,10 +38,6 @@ from .penalised import check_path_params, strong_rule
 # the smallest Newton weight p (1 - p) (glmnet's: a fitted probability within 1e-5 of 0
 # or 1 would make the working response explode)
 MIN_WEIGHT = 1e-5
-
-
-def _sigmoid(t):
-    return 0.5 * (1.0 + np.tanh(0.5 * t))
 
 
 def penalised_objective(y, m, t, b, l1, l2):
@@ -73,7 +70,7 @@ class _Path:
         """``x_j^T (m (y - p))`` for every SNP (0 outside ``active``): one pass."""
         d = self.design
         out = np.zeros(d.G.shape[1])
-        z = self.m * (d.y - _sigmoid(self.t))
+        z = self.m * (d.y - expit(self.t))
         _kernels.rmatvec(d.G, d.sentinel, d.mean, d.scale, d.active, z, out)
         return out
 
@@ -84,7 +81,7 @@ class _Path:
         Zf, y = d.Zfull, d.y
         f = penalised_objective(y, m, self.t, self.b, l1, l2)
         for _ in range(self.max_iter):
-            prob = _sigmoid(self.t)
+            prob = expit(self.t)
             W = m * np.maximum(prob * (1 - prob), MIN_WEIGHT)
             z = self.t + np.divide(m * (y - prob), W, out=np.zeros_like(W), where=W > 0)
             R = np.linalg.cholesky(Zf.T @ (Zf * W[:, None])).T

@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit
+
 from . import _kernels
 from ._base import LinearPredictor
 from ._design import build_design, residuals
@@ -115,8 +117,9 @@ def update_order(design, how="marginal"):
     return np.concatenate([first, snps[~lead]])
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+def _prob(logodds):
+    """The probability of log-odds ``logodds``, as a float."""
+    return float(expit(logodds))
 
 
 def xlogy_ratio(a, b):
@@ -137,7 +140,7 @@ def elbo(design, st, v, u):
     al, mu, s2 = st.alpha[a], st.mu[a], st.s2[a]
     d = design.d[a]
     sigma2, sa = st.sigma2, st.sa
-    pi = _sigmoid(st.logodds)
+    pi = _prob(st.logodds)
     r = v + design.Q @ u
     rss = float(r @ r)
     var_term = float(d @ (al * (mu**2 + s2) - (al * mu) ** 2))
@@ -184,7 +187,7 @@ def _run(design, st, *, order, estimate_sigma2_e, estimate_sigma2_b, estimate_pi
         st.n_iter = it
         if verbose:
             print(f"[sparselmm{label}] iter {it:4d}  elbo {F:.6f}  max|dalpha| {change:.2e}  "
-                  f"sigma2_e {st.sigma2:.4g}  sigma2_b {st.sa:.4g}  pi {_sigmoid(st.logodds):.3g}  "
+                  f"sigma2_e {st.sigma2:.4g}  sigma2_b {st.sa:.4g}  pi {_prob(st.logodds):.3g}  "
                   f"{time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
         gain = st.elbo[-1] - st.elbo[-2]
         if change < tol or 0 <= gain < elbo_tol * abs(F):
@@ -405,7 +408,7 @@ class SparseLMM(LinearPredictor):
             st = max(fits, key=lambda f: f.elbo[-1])
             b = st.alpha * st.mu
             self.pip_ = st.alpha.copy()
-            self.sigma2_e_, self.sigma2_b_, self.pi_ = st.sigma2, st.sa, _sigmoid(st.logodds)
+            self.sigma2_e_, self.sigma2_b_, self.pi_ = st.sigma2, st.sa, _prob(st.logodds)
             self.pve_ = self._pve(design, st)
         self.elbo_ = np.asarray(st.elbo)
         self.n_iter_ = st.n_iter
@@ -426,7 +429,7 @@ class SparseLMM(LinearPredictor):
         lo = grid * math.log(10.0)  # natural log-odds
 
         def run_from(start, i, label, floor):  # start: a state (None: the prior start)
-            st = self._initial_state(design, _sigmoid(lo[i]), start)
+            st = self._initial_state(design, _prob(lo[i]), start)
             return _run(design, st, estimate_pi=False, verbose=self.verbose,
                         abandon_below=floor, label=f" {label} {i + 1}/{grid.size}", **opts)
 
@@ -454,7 +457,7 @@ class SparseLMM(LinearPredictor):
         b = sum(wi * s.alpha * s.mu for wi, s in zip(w, fits))
         self.sigma2_e_ = float(sum(wi * s.sigma2 for wi, s in zip(w, fits)))
         self.sigma2_b_ = float(sum(wi * s.sa for wi, s in zip(w, fits)))
-        self.pi_ = float(sum(wi * _sigmoid(s.logodds) for wi, s in zip(w, fits)))
+        self.pi_ = float(sum(wi * _prob(s.logodds) for wi, s in zip(w, fits)))
         self.pve_ = float(sum(wi * self._pve(design, s) for wi, s in zip(w, fits)))
         best_fit = fits[int(np.argmax(F))]
         # points abandoned below the floor carry weight < exp(-NEGLIGIBLE)
