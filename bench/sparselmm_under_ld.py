@@ -29,6 +29,8 @@ median seconds per fit (fit + predict, one core). ``--quick`` leaves out the gri
 candidates (15x the time of EM) and file order. ``--hybrid`` also fits the hybrid
 (``HybridLMM`` with config.yaml's ``hybrid`` options) on the same folds and prints its
 time per data set as a ratio to SparseLMM's (median seconds per fit, both starts).
+``--start-eps=E,E,...`` adds the Lasso start with its path ending at ``E`` times the
+largest penalty instead of ``sparselmm.model.LASSO_START_EPS`` (a sparser, cheaper start).
 Needs the workflow's outputs:
 
     .venv/bin/snakemake --cores 2
@@ -36,15 +38,18 @@ Needs the workflow's outputs:
     .venv/bin/python bench/sparselmm_under_ld.py [--quick] [real semi fig1 fig1_ld]
     .venv/bin/python bench/sparselmm_under_ld.py --quick fig1_ld=c100_h0.5,c100_h0.8
     .venv/bin/python bench/sparselmm_under_ld.py --quick --hybrid real
+    .venv/bin/python bench/sparselmm_under_ld.py --quick --start-eps=0.03,0.1 real
 """
 
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+import sparselmm.model
 from sparselmm import SparseLMM, plink
 from sparselmm.cv import assign_folds, covariate_fit, heldout_metrics
 from sparselmm.methods import make_model
@@ -70,6 +75,7 @@ GRID = ("grid, file order", "grid, leads first")
 SLOW = GRID + ("em, file order",)  # left out by --quick (with the best of both orders)
 BOTH = "em, best of both"
 HYBRID = "hybrid"
+START_EPS = "em, Lasso start to eps"  # --start-eps: the path's end moved
 
 
 def real_samples():
@@ -139,9 +145,21 @@ def fig1_data(root="results/simulation/data", replicates="rep*", scenarios=None)
         yield f"{data.parent.name} {data.name}", G, y, Z, folds, None
 
 
-def timed(model, Gtr, ytr, Ztr, Gte, Zte):
+@contextmanager
+def start_eps(eps):
+    """The Lasso start's path ending at ``eps`` times the largest penalty (None: as is)."""
+    default = sparselmm.model.LASSO_START_EPS
+    sparselmm.model.LASSO_START_EPS = default if eps is None else eps
+    try:
+        yield
+    finally:
+        sparselmm.model.LASSO_START_EPS = default
+
+
+def timed(model, Gtr, ytr, Ztr, Gte, Zte, eps=None):
     t = time.perf_counter()
-    model.fit(Gtr, ytr, Ztr)
+    with start_eps(eps):
+        model.fit(Gtr, ytr, Ztr)
     pred = model.predict(Gte, Zte)
     return model, pred, time.perf_counter() - t
 
@@ -158,7 +176,9 @@ def run(group, datasets, candidates, hybrid=None):
             cov = covariate_fit(Z[tr], y[tr], Z[te])
             fits = {}
             for cand, opts in candidates.items():
-                fits[cand] = timed(SparseLMM(**opts), Gtr, y[tr], Z[tr], Gte, Z[te])
+                opts = dict(opts)
+                eps = opts.pop("start_eps", None)
+                fits[cand] = timed(SparseLMM(**opts), Gtr, y[tr], Z[tr], Gte, Z[te], eps)
             def better(a, b):
                 best = max((fits[a], fits[b]), key=lambda f: f[0].elbo_[-1])
                 return best[0], best[1], fits[a][2] + fits[b][2]
@@ -184,8 +204,9 @@ def run(group, datasets, candidates, hybrid=None):
 
 def report(t):
     for group, part in t.groupby("group", sort=False):
-        order = list(CANDIDATES)[:2] + [BOTH] + list(CANDIDATES)[2:] + [STARTS, "lasso",
-                                                                        HYBRID, "oracle"]
+        eps = sorted(c for c in set(part.candidate) if c.startswith(START_EPS))
+        order = list(CANDIDATES)[:2] + [BOTH] + list(CANDIDATES)[2:] + eps + [
+            STARTS, "lasso", HYBRID, "oracle"]
         order = [c for c in order if c in set(part.candidate)]
         table = part.pivot_table(index="data", columns="candidate", values="r2_snp",
                                  sort=False)[order]
@@ -196,6 +217,20 @@ def report(t):
         print("median seconds per fit: " + ", ".join(f"{c} {s:.2f}" for c, s in sec.items()))
         if HYBRID in sec:
             hybrid_ratios(part)
+        for c in eps:
+            paired(part, c, "em, Lasso start")
+
+
+def paired(part, a, b):
+    """Candidate ``a`` against ``b``: R^2 difference paired over folds (mean and SE), the
+    data set where ``a`` loses most, and the ratio of median seconds per fit."""
+    wide = part.pivot_table(index=["data", "fold"], columns="candidate", values="r2_snp")
+    d = wide[a] - wide[b]
+    worst = d.groupby(level="data", sort=False).mean().sort_values()
+    sec = part.groupby("candidate").seconds.median()
+    print(f"{a} - {b}: {d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(d.size):.4f} over "
+          f"{d.size} folds; worst data set {worst.index[0]} {worst.iloc[0]:+.4f}; "
+          f"time {sec[a] / sec[b]:.2f}x")
 
 
 def hybrid_ratios(part):
@@ -225,6 +260,11 @@ def main(*args):
         return only[group].split(",") if group in only else None
 
     candidates = {c: o for c, o in CANDIDATES.items() if not (quick and c in SLOW)}
+    for a in args:
+        if a.startswith("--start-eps="):
+            for e in a.split("=", 1)[1].split(","):
+                candidates[f"{START_EPS} {float(e):g}"] = dict(init="lasso",
+                                                             start_eps=float(e))
     sources = {"real": ("real genes with strong cis-eQTLs", real_data),
                "semi": ("semi-synthetic, GEUVADIS LD", semi_synthetic),
                "fig1": ("Fig 1 (independent SNPs)",
