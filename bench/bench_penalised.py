@@ -42,7 +42,7 @@ def main(root="results/simulation/data", *methods):
         for fold in sorted(folds):
             for method in methods:
                 for solver in ("cd", BASELINE):
-                    _, m, t = fit_fold(
+                    _, m, t, _ = fit_fold(
                         bed=data / "genotypes", phenotypes=data / "phenotypes.tsv",
                         names=["y"], folds=data / "folds.tsv", fold=int(fold),
                         method=method, options={"solver": solver},

@@ -44,11 +44,11 @@ common = dict(bed=real + "/genotypes/qc", phenotypes=real + "/phenotypes.tsv", f
               method=args["method"], options=args["options"],
               covariates=real + "/covariates.tsv", transform="rank_inverse_normal")
 if args["grouped"]:
-    _, metrics, timings = fit_fold(names=args["names"], folds=args["folds"], **common)
+    _, metrics, timings, _ = fit_fold(names=args["names"], folds=args["folds"], **common)
     fit = timings["fit_seconds"].tolist()
     r2 = metrics["r2_snp"].tolist()
 else:
-    _, m, t = fit_fold(names=args["names"][:1], folds=args["folds"], **common)
+    _, m, t, _ = fit_fold(names=args["names"][:1], folds=args["folds"], **common)
     fit, r2 = [float(t["fit_seconds"].iloc[0])], [float(m["r2_snp"].iloc[0])]
 print(json.dumps({"wall": time.perf_counter() - t, "fit": fit, "r2": r2}))
 """

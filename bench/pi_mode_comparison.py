@@ -22,7 +22,7 @@ def main(root="results/simulation/data"):
         folds = pd.read_csv(data / "folds.tsv", sep="\t")["y"].unique()
         for fold in sorted(folds):
             for mode in ("em", "grid"):
-                _, m, t = fit_fold(
+                _, m, t, _ = fit_fold(
                     bed=data / "genotypes", phenotypes=data / "phenotypes.tsv", names=["y"],
                     folds=data / "folds.tsv", fold=int(fold), method="sparselmm",
                     options={"pi_mode": mode}, covariates=data / "covariates.tsv")

@@ -100,7 +100,7 @@ def fileset(tmp_path_factory):
 def test_grouped_fit_equals_one_job_per_phenotype(fileset, method, tmp_path):
     wd, names = fileset
     windows = {"ph0": None, "ph1": np.arange(0, 150), "ph2": None}
-    preds, metrics, timings = fit_fold(
+    preds, metrics, timings, _ = fit_fold(
         bed=wd / "geno", phenotypes=wd / "pheno.tsv", names=names, folds=wd / "folds.tsv",
         fold=1, method=method, covariates=wd / "cov.tsv", transform="rank_inverse_normal",
         windows=windows)
@@ -114,7 +114,7 @@ def test_grouped_fit_equals_one_job_per_phenotype(fileset, method, tmp_path):
                             [f"s{j}" for j in windows[name]])
         group_fold_table(wd / "pheno.tsv", [name], [f"i{k}" for k in range(60)],
                          wd / "cov.tsv", 3, 1, tmp_path / f"{name}.folds.tsv")
-        p, m, _ = fit_fold(bed=prefix, phenotypes=wd / "pheno.tsv", names=[name],
+        p, m, _, _ = fit_fold(bed=prefix, phenotypes=wd / "pheno.tsv", names=[name],
                            folds=tmp_path / f"{name}.folds.tsv", fold=1, method=method,
                            covariates=wd / "cov.tsv", transform="rank_inverse_normal")
         row = metrics.set_index("phenotype").loc[name]

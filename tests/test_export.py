@@ -209,7 +209,7 @@ def test_cv_accuracy_in_the_model_file(tmp_path):
     write_folds(tmp_path / "folds.tsv", props["iid"], 3, 0, ["expr"])
     metrics, preds = [], []
     for k in range(3):
-        p, m, _ = fit_fold(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
+        p, m, _, _ = fit_fold(bed=tmp_path / "train", phenotypes=tmp_path / "pheno.tsv",
                            names=["expr"], folds=tmp_path / "folds.tsv", fold=k,
                            method="sparselmm", covariates=tmp_path / "cov.tsv")
         preds.append(tmp_path / f"p{k}.tsv")

@@ -128,3 +128,35 @@ def test_no_upward_imports():
     up = [(path.stem, m) for path in PACKAGE.glob("*.py") for m, _ in imports(path)
           if layer[m] > layer[path.stem]]
     assert not up
+
+
+def test_inner_cv_methods_and_their_defaults_are_the_estimators():
+    """The registry's inner_cv flag marks the estimators whose CV auto reads (the
+    ProjectedElasticNetCV family), and INNER_CV_DEFAULTS are their defaults and auto's."""
+    import inspect
+
+    from sparselmm.penalised import ProjectedElasticNetCV
+    from sparselmm.select import AutoSelectCV
+
+    for row in REGISTRY:
+        assert row.inner_cv == issubclass(estimator_class(row.name), ProjectedElasticNetCV)
+        if row.inner_cv:
+            sig = inspect.signature(estimator_class(row.name)).parameters
+            assert {k: sig[k].default for k in methods.INNER_CV_DEFAULTS} == \
+                methods.INNER_CV_DEFAULTS
+    sig = inspect.signature(AutoSelectCV).parameters
+    assert {k: sig[k].default for k in methods.INNER_CV_DEFAULTS} == methods.INNER_CV_DEFAULTS
+
+
+def test_auto_shares_the_fits_of_candidates_fitted_beside_it_with_its_folds():
+    share = methods.shared_with_auto
+    auto = {"candidates": ["sparselmm", "lasso", "elasticnet"], "cv": 3,
+            "options": {"lasso": {"cv": 3}, "elasticnet": {"cv": 5}, "sparselmm": {}}}
+    methods_run = ["sparselmm", "lasso", "elasticnet", "auto"]
+    # the elastic net's folds are not auto's: auto fits it itself
+    assert share(auto, methods_run) == {"sparselmm": False, "lasso": True}
+    assert share(auto, ["auto", "lasso"]) == {"lasso": True}  # sparselmm not fitted
+    assert share({**auto, "seed": 1}, methods_run) == {"sparselmm": False}
+    # the defaults: 5 folds, seed 0 on both sides
+    assert share({"candidates": ["lasso"], "options": {"lasso": {}}}, ["lasso", "auto"]) == \
+        {"lasso": True}

@@ -222,9 +222,9 @@ def test_non_converged_fit_is_flagged_not_hidden(tmp_path):
     write_folds(tmp_path / "f.tsv", iids, 3, 0, ["y"])
     kw = dict(bed=tmp_path / "geno", phenotypes=tmp_path / "p.tsv", names=["y"],
               folds=tmp_path / "f.tsv", fold=0, method="sparselmm")
-    preds, m, _ = fit_fold(**kw, options={"max_iter": 1})
+    preds, m, _, _ = fit_fold(**kw, options={"max_iter": 1})
     assert not m["converged"].iloc[0] and np.isfinite(preds["pred"]).all()
-    _, m, _ = fit_fold(**kw)
+    _, m, _, _ = fit_fold(**kw)
     assert m["converged"].iloc[0]
 
 

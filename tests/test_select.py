@@ -11,6 +11,7 @@ from sparselmm.fitting import fit_fold
 from sparselmm.methods import make_model
 from sparselmm.penalised import ProjectedElasticNetCV, ProjectedLassoCV
 from sparselmm.select import AutoSelectCV, choose, fold_errors_at_others_choice
+from sparselmm.tables import read_fit_table
 
 
 def test_chooses_the_candidate_with_the_lower_inner_error_and_refits_it():
@@ -122,3 +123,71 @@ def test_one_se_rule_keeps_the_first_candidate_unless_another_is_clearly_better(
     G, y, Z, _, _ = simulate_small(n=150, p=100, seed=4)
     with pytest.raises(ValueError, match="rule must be one of lowest, one_se"):
         AutoSelectCV(candidates=["top1"], rule="min").fit(G, y, Z)
+
+
+def test_auto_beside_its_candidates_reuses_their_fits_and_predicts_the_same(tmp_path):
+    """auto reading the Lasso's inner-CV errors and the chosen candidate's predictions
+    from their own fits of the fold gives the predictions, choices and metrics of auto
+    fitting everything itself (a binary phenotype's too); a candidate it does not share
+    is refitted."""
+    from sparselmm.outputs import write_tsv
+
+    rng = np.random.default_rng(3)
+    G, y1, Z, _, _ = simulate_small(n=150, p=200, n_causal=1, h2=0.6, seed=11)
+    X = G.astype(float) - G.mean(axis=0)
+    y2 = X[:, :60] @ rng.normal(0, 0.15, 60) + rng.normal(size=len(y1))  # many small
+    iids = [f"s{i}" for i in range(len(y1))]
+    plink.write_bed(tmp_path / "g", G, iids, [f"rs{j}" for j in range(G.shape[1])])
+    names = ["sparse", "dense", "cc"]
+    write_folds(tmp_path / "folds.tsv", iids, 5, 1, names)
+    pd.DataFrame(Z, columns=["c1", "c2", "c3"]).assign(iid=iids).to_csv(
+        tmp_path / "cov.tsv", sep="\t", index=False)
+    cc = (y1 > np.median(y1)).astype(int)
+    pd.DataFrame({"iid": iids, "sparse": y1, "dense": y2, "cc": cc}).to_csv(
+        tmp_path / "pheno.tsv", sep="\t", index=False)
+    options = {"lasso": {"n_alphas": 10, "cv": 3}, "sparselmm": {}}
+    auto = {"candidates": ["sparselmm", "lasso"], "cv": 3, "rule": "lowest",
+            "options": options}
+    kw = dict(bed=tmp_path / "g", phenotypes=tmp_path / "pheno.tsv", names=names,
+              folds=tmp_path / "folds.tsv", fold=2, covariates=tmp_path / "cov.tsv")
+    files = {}
+    for cand in auto["candidates"]:
+        fits = fit_fold(**kw, method=cand, options=options[cand])
+        files[cand] = {part: tmp_path / f"{cand}.{part}.tsv"
+                       for part in ("predictions", "metrics", "inner")}
+        for part in files[cand]:
+            write_tsv(getattr(fits, part), files[cand][part], float_format="%.17g")
+    assert len(read_fit_table(files["lasso"]["inner"])) == 3 * 3  # 3 inner folds each
+    assert read_fit_table(files["sparselmm"]["inner"]).empty
+    files["sparselmm"]["inner"] = None
+    alone = fit_fold(**kw, method="auto", options=auto)
+    for shared in (files, {"lasso": files["lasso"]}):
+        reused = fit_fold(**kw, method="auto", options=auto, shared=shared)
+        pd.testing.assert_frame_equal(reused.predictions, alone.predictions, rtol=1e-12)
+        pd.testing.assert_frame_equal(reused.metrics, alone.metrics, rtol=1e-12)
+    assert set(alone.metrics["chosen"]) == {"sparselmm", "lasso"}  # both paths taken
+    assert alone.metrics.set_index("phenotype").loc["cc", "auc"] > 0.5
+    with pytest.raises(ValueError, match="only auto reuses"):
+        fit_fold(**kw, method="lasso", options=options["lasso"], shared=files)
+    other = fit_fold(**{**kw, "fold": 1}, method="lasso", options=options["lasso"])
+    write_tsv(other.predictions, tmp_path / "other.tsv")
+    with pytest.raises(ValueError, match="not a fit of fold 2"):
+        fit_fold(**kw, method="auto", options=auto,
+                 shared={"lasso": {**files["lasso"], "predictions": tmp_path / "other.tsv"}})
+
+
+def test_select_takes_given_inner_errors_and_checks_them():
+    G, y, Z, _, _ = simulate_small(n=120, p=80, n_causal=2, h2=0.5, seed=2)
+    lasso = {"n_alphas": 8, "cv": 3}
+    full = AutoSelectCV(candidates=["top1", "lasso"], options={"lasso": lasso}, cv=3,
+                        rule="lowest").fit(G, y, Z)
+    errors = fold_errors_at_others_choice(
+        ProjectedLassoCV(**lasso).fit(G, y, Z).mse_path_)
+    given = AutoSelectCV(candidates=["top1", "lasso"], options={"lasso": lasso}, cv=3,
+                         rule="lowest").select(G, y, Z, errors={"lasso": errors})
+    assert given.chosen_ == full.chosen_ and given.cv_mse_ == pytest.approx(full.cv_mse_)
+    assert "lasso" not in given._fitted  # not fitted again
+    with pytest.raises(ValueError, match="need 3 finite inner-fold errors"):
+        given.select(G, y, Z, errors={"lasso": errors[:2]})
+    with pytest.raises(ValueError, match="usable candidate"):
+        given.select(G, y, Z, errors={"ridge": errors})

@@ -100,6 +100,13 @@ def test_auto_chooses_within_each_training_fold_and_says_what_it_chose(tmp_path)
     # the fit logs say what was chosen and the inner errors
     log = (wd / "results/logs/fit/c1_h0.8/rep1/auto/fold0.log").read_text()
     assert "chosen=" in log and "cv_mse=" in log
+    # both candidates are fitted beside auto: the chosen one's fit is auto's, not refitted
+    chosen = auto.query("n_causal == 1 and h2 == 0.8 and fold == 0")["chosen"].iloc[0]
+    assert f"(the fit of {chosen} reused: " in log
+    mine = table[(table["method"] == chosen) & (table["n_causal"] == 1)
+                 & (table["h2"] == 0.8) & (table["fold"] == 0)]
+    assert mine["r2"].iloc[0] == auto.query("n_causal == 1 and h2 == 0.8 and fold == 0")[
+        "r2"].iloc[0]
 
 
 def test_second_run_has_nothing_to_do(tiny_run):

@@ -216,6 +216,43 @@ SIM_BENCHMARK = R(
 # real data: one job fits a group of phenotypes (realdata.group_size) per method x fold
 REAL_FIT = R("results/realdata/fits/group{group}/{method}/fold{fold}")
 REAL_BENCHMARK = R("results/benchmarks/fit_real/group{group}/{method}/fold{fold}.tsv")
+FIT_PARTS = ("predictions", "metrics", "inner")
+
+
+def auto_shared(fit):
+    """For auto's fit job (``fit``: SIM_FIT or REAL_FIT): the files of its candidates'
+    own fits of the fold that it reuses (sparselmm.methods.shared_with_auto), as
+    ``{candidate: {part: path or None}}``; nothing for other methods."""
+
+    def shared(wildcards):
+        if wildcards.method != "auto":
+            return {}
+        reused = REGISTRY.shared_with_auto(method_options(wildcards), METHODS)
+        files = {}
+        for cand, inner in reused.items():
+            prefix = fit.format(**{**dict(wildcards.items()), "method": cand})
+            files[cand] = {
+                part: f"{prefix}.{part}.tsv" if part != "inner" or inner else None
+                for part in FIT_PARTS
+            }
+        return files
+
+    return shared
+
+
+def auto_shared_inputs(fit):
+    """The files of :func:`auto_shared` as named inputs (``{candidate}_{part}``)."""
+    shared = auto_shared(fit)
+
+    def inputs(wildcards):
+        return {
+            f"{cand}_{part}": path
+            for cand, parts in shared(wildcards).items()
+            for part, path in parts.items()
+            if path is not None
+        }
+
+    return inputs
 
 
 def simulation_files(pattern):

@@ -4,6 +4,8 @@
 
 rule fit_simulation:
     input:
+        # auto beside its candidates: their fits of this fold
+        unpack(auto_shared_inputs(SIM_FIT)),
         **plink_files(simulation_data("genotypes")),
         phenotypes=simulation_data("phenotypes.tsv"),
         covariates=simulation_data("covariates.tsv"),
@@ -13,6 +15,7 @@ rule fit_simulation:
         predictions=f"{SIM_FIT}.predictions.tsv",
         metrics=f"{SIM_FIT}.metrics.tsv",
         timing=f"{SIM_FIT}.timing.tsv",
+        inner=f"{SIM_FIT}.inner.tsv",
     log:
         R("results/logs/fit/{scenario}/rep{replicate}/{method}/fold{fold}.log"),
     benchmark:
@@ -27,12 +30,14 @@ rule fit_simulation:
         options=method_options,
         phenotype=SIM_PHENOTYPE,
         labels=scenario_labels,
+        shared=auto_shared(SIM_FIT),
     script:
         "../scripts/fit.py"
 
 
 rule fit_real:
     input:
+        unpack(auto_shared_inputs(REAL_FIT)),
         **plink_files(REAL_QC),
         phenotypes=R("results/realdata/phenotypes.tsv"),
         covariates="results/realdata/covariates.tsv",
@@ -45,6 +50,7 @@ rule fit_real:
         predictions=f"{REAL_FIT}.predictions.tsv",
         metrics=f"{REAL_FIT}.metrics.tsv",
         timing=f"{REAL_FIT}.timing.tsv",
+        inner=f"{REAL_FIT}.inner.tsv",
     log:
         R("results/logs/fit_real/group{group}/{method}/fold{fold}.log"),
     benchmark:
@@ -63,5 +69,6 @@ rule fit_real:
         prevalence=config["realdata"]["prevalence"],
         # a config value (not a function of the input): a change refits
         genotype_storage=config["realdata"]["genotype_storage"],
+        shared=auto_shared(REAL_FIT),
     script:
         "../scripts/fit_group.py"

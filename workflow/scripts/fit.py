@@ -12,12 +12,14 @@ from sparselmm.outputs import write_tsv  # noqa: E402
 
 fits = fit_fold(bed=plink_prefix(inp.bed), phenotypes=inp.phenotypes, names=[params.phenotype],
                 folds=inp.folds, fold=int(wc.fold), method=wc.method, options=params.options,
-                covariates=inp.covariates, truth=inp.truth)
+                covariates=inp.covariates, truth=inp.truth, shared=params.shared)
 # a simulated data set's rows are labelled by its scenario, not by phenotype
 labels = {**params.labels, "fold": int(wc.fold), "method": wc.method}
 write_tsv(fits.predictions.drop(columns="phenotype"), out.predictions, float_format="%.10g")
 metrics = [{**labels, **row} for row in fits.metrics.drop(columns="phenotype").to_dict("records")]
 write_tsv(pd.DataFrame(metrics), out.metrics, float_format="%.6g")
+# a method with its own inner CV: each inner fold's error, which auto can reuse
+write_tsv(fits.inner, out.inner, float_format="%.10g")
 # peak resident memory of this process, exact (Linux reports kB); Snakemake's own
 # benchmark only samples it and misses sub-second jobs
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

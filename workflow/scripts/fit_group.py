@@ -18,9 +18,12 @@ fits = fit_fold(
     bed=prefix, phenotypes=inp.phenotypes, names=list(params.names), folds=inp.folds,
     fold=int(wc.fold), method=wc.method, options=params.options, covariates=inp.covariates,
     transform=params.transform, windows=group_columns(groups, lambda: read_bim(prefix)),
-    storage=params.genotype_storage, binary=params.binary, prevalence=params.prevalence)
+    storage=params.genotype_storage, binary=params.binary, prevalence=params.prevalence,
+    shared=params.shared)
 write_tsv(fits.predictions, out.predictions, float_format="%.10g")
 write_tsv(fits.metrics, out.metrics, float_format="%.6g")
+# a method with its own inner CV: each inner fold's error, which auto can reuse
+write_tsv(fits.inner, out.inner, float_format="%.10g")
 # peak resident memory of this process, exact (Linux reports kB)
 timings = fits.timings
 timings["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -12,6 +12,13 @@ same samples, fitted in groups so that a job
   covariate projection, the hybrid's and ridge's ``n x n`` eigendecompositions)
   through one :class:`sparselmm.PreparedGenotypes` per sample set; the fits are the
   ones a job per phenotype gives (tested).
+
+``auto`` beside its candidates (``shared``): the candidates' own fits of the fold are
+auto's. A candidate with its own inner CV (the Lasso) run with auto's ``cv`` and ``seed``
+writes each inner fold's error (``FoldFits.inner``), which auto's choice reads instead of
+fitting it again; the chosen candidate's held-out predictions are auto's, read instead of
+refitting it. auto's fit is then its choice alone (the other candidates' inner CV), and
+its predictions are the ones it would refit (tested).
 """
 
 import sys
@@ -26,11 +33,15 @@ from ._design import PreparedGenotypes, take_columns, take_rows
 from .cv import BINARY_METRICS, binary_metrics, covariate_fit, heldout_metrics
 from .methods import genotype_storage, make_model
 from .methods import method as registry_row
+from .penalised import ProjectedElasticNetCV
 from .samples import fit_samples
+from .select import fold_errors_at_others_choice
 from .traits import code_phenotypes, prevalence_of
 from .simulate import read_truth
-from .tables import read_table
+from .tables import read_fit_table, read_table
 
+# what to do about a shared fit file that is not this fold's
+REDO_FIT = "delete it and rerun the workflow"
 # fitted attributes worth a line in a fit's log, where the model has them
 SUMMARY_ATTRIBUTES = ("chosen_", "cv_mse_", "converged_", "n_iter_", "pve_", "sigma2_e_",
                       "pi_", "inference_", "damping_", "start_", "start_evidence_",
@@ -44,17 +55,22 @@ class FoldFits(NamedTuple):
     samples; ``metrics``: ``phenotype, method, fold`` and the held-out metrics
     (:func:`score_fit`), one row per phenotype, which depend only on the data and
     options (reruns give identical tables); ``timings``: ``phenotype, method, fold,
-    fit_seconds``, the wall time of fit plus prediction, kept apart because it does not.
+    fit_seconds``, the wall time of fit plus prediction, kept apart because it does not;
+    ``inner``: ``phenotype, inner_fold, mse`` for a method that chooses its penalty by
+    inner CV, each inner fold's held-out squared error at the penalty the other folds
+    choose (:func:`sparselmm.select.fold_errors_at_others_choice`, what ``auto`` compares),
+    no rows for other methods.
     """
 
     predictions: pd.DataFrame
     metrics: pd.DataFrame
     timings: pd.DataFrame
+    inner: pd.DataFrame
 
 
 def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covariates=None,
              transform="none", windows=None, truth=None, storage="int8", binary="auto",
-             prevalence=None, log=None):
+             prevalence=None, shared=None, log=None):
     """Fit ``method`` on all folds but ``fold`` of every phenotype of ``names`` and
     predict ``fold``.
 
@@ -87,6 +103,10 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
         ``{phenotype: column indices}`` of each phenotype's SNPs (absent: every SNP).
     truth : path, optional
         The ``truth.json`` of a simulated data set, for methods that need it.
+    shared : dict, optional
+        ``method="auto"`` only: ``{candidate: {"predictions": path, "metrics": path,
+        "inner": path}}``, the files of the candidates' own fits of this fold with the
+        options auto gives them (:func:`read_shared`; module docstring).
     storage : {"int8", "packed", "auto"}
         How phenotypes fitted on every SNP hold the genotypes: read into memory as
         int8 (1 byte per genotype, the fastest kernels), or left packed in the
@@ -100,6 +120,9 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
     """
     log = log or sys.stderr
     windows = windows or {}
+    if shared and method != "auto":
+        raise ValueError(f"{method}: only auto reuses other methods' fits (shared)")
+    shared = read_shared(shared or {}, fold)
     fam = plink.read_samples(bed)
     pheno, binary = code_phenotypes(read_table(phenotypes, "phenotype"), binary, phenotypes)
     cov_tab = None if covariates is None else read_table(covariates, "covariate")
@@ -112,7 +135,7 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
     storage = resolve_storage(storage, bed)
     held, packed = {}, None
     true_effects = None  # read once the genotypes give the number of SNPs
-    preds, metrics, timings = [], [], []
+    preds, metrics, timings, inner = [], [], [], []
     for name in names:
         if name not in fold_tab.columns:
             raise ValueError(f"{folds}: no fold column for phenotype {name!r}")
@@ -156,10 +179,18 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
             if truth is not None and true_effects is None:
                 true_effects = read_truth(truth, held["train"].shape[1])
             model = make_model(method, options, true_effects)
-            pred, cov_pred, m, seconds = score_fit(model, X_train=X, y_train=y[train],
-                                                   Z_train=Ztr, G_test=Gte, y_test=y[test],
-                                                   Z_test=Zte, log=log, label=method)
-            if name in binary:
+            kw = dict(X_train=X, y_train=y[train], Z_train=Ztr, G_test=Gte, y_test=y[test],
+                      Z_test=Zte, log=log, label=method)
+            if shared:
+                pred, cov_pred, m, seconds = score_shared_auto(
+                    model, shared, name, np.asarray(ids)[test], **kw)
+            else:
+                pred, cov_pred, m, seconds = score_fit(model, **kw)
+            if isinstance(model, ProjectedElasticNetCV):
+                errors = fold_errors_at_others_choice(model.mse_path_)
+                inner.append(pd.DataFrame({"phenotype": name, "inner_fold": range(errors.size),
+                                           "mse": errors}))
+            if name in binary and not set(BINARY_METRICS) <= set(m):
                 K = prevalence_of(prevalence, name)
                 # the SNP part: the polygenic score X b (a logistic model's on the
                 # log-odds scale)
@@ -177,7 +208,76 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
     if binary & set(names):  # the binary columns after the others, empty where quantitative
         metrics = metrics[[c for c in metrics.columns if c not in BINARY_METRICS]
                           + list(BINARY_METRICS)]
-    return FoldFits(pd.concat(preds, ignore_index=True), metrics, pd.DataFrame(timings))
+    inner = pd.concat(inner, ignore_index=True) if inner else pd.DataFrame(
+        columns=["phenotype", "inner_fold", "mse"])
+    return FoldFits(pd.concat(preds, ignore_index=True), metrics, pd.DataFrame(timings), inner)
+
+
+def read_shared(files, fold):
+    """The tables of the candidates' fits that auto reuses: ``{candidate: {"predictions",
+    "metrics": DataFrame, "inner": DataFrame or None, "files": the paths}}``, each
+    checked to be of fold ``fold``. A simulated data set's files have no ``phenotype``
+    column (one phenotype each)."""
+    tables = {}
+    for cand, paths in files.items():
+        t = {"files": paths, "inner": None}
+        for part in ("predictions", "metrics", "inner"):
+            if paths.get(part) is None:
+                continue
+            frame = read_fit_table(paths[part])
+            if part != "inner" and not (frame["fold"] == fold).all():
+                raise ValueError(f"{paths[part]}: not a fit of fold {fold}")
+            t[part] = frame
+        tables[cand] = t
+    return tables
+
+
+def _rows_of(frame, name):
+    return frame if "phenotype" not in frame.columns else frame[frame["phenotype"] == name]
+
+
+def score_shared_auto(model, shared, name, test_ids, *, X_train, y_train, Z_train, G_test,
+                      y_test, Z_test, log=None, label="auto"):
+    """:func:`score_fit` for auto beside its candidates: the choice by
+    :meth:`sparselmm.select.AutoSelectCV.select` with the inner errors of the shared
+    candidates that have them; the chosen candidate's predictions read from its own
+    fit where it is shared, refitted otherwise. The seconds are auto's own work."""
+    log = log or sys.stderr
+    errors = {}
+    for cand, t in shared.items():
+        if t["inner"] is not None:
+            rows = _rows_of(t["inner"], name).sort_values("inner_fold")
+            if rows.empty:
+                raise ValueError(f"{t['files']['inner']}: no inner-CV errors of {name!r}")
+            errors[cand] = rows["mse"].to_numpy(dtype=float)
+    t0 = time.perf_counter()
+    model.select(X_train, y_train, None if isinstance(X_train, PreparedGenotypes) else Z_train,
+                 errors=errors)
+    reused = shared.get(model.chosen_)
+    extra = {}
+    if reused is None:
+        model.refit(X_train, y_train, Z_train)
+        pred = model.predict(G_test, Z_test)
+        print(f"{label} fit: {fit_summary(model)}", file=log)
+    else:
+        rows = _rows_of(reused["predictions"], name)
+        if list(rows["iid"]) != [str(i) for i in test_ids] or not np.allclose(
+                rows["y"].to_numpy(dtype=float), y_test):
+            raise ValueError(f"{reused['files']['predictions']}: the held-out samples of "
+                             f"{name!r} are not this fold's (a fit of other data? {REDO_FIT})")
+        pred = rows["pred"].to_numpy(dtype=float)
+        done = _rows_of(reused["metrics"], name).iloc[0]
+        # its convergence, and a binary phenotype's metrics (they need its model)
+        extra = {k: str(done[k]) == "True" for k in ("converged", "at_bound")
+                 if k in done.index}
+        extra.update({k: done[k] for k in BINARY_METRICS
+                      if k in done.index and pd.notna(done[k])})
+        print(f"{label} fit: {fit_summary(model)} (the fit of {model.chosen_} reused: "
+              f"{reused['files']['predictions']})", file=log)
+    seconds = time.perf_counter() - t0
+    cov_pred, metrics = _scored(model, pred, X_train, y_train, Z_train, y_test, Z_test)
+    metrics.update(extra)
+    return pred, cov_pred, metrics, seconds
 
 
 def resolve_storage(storage, bed):
@@ -207,6 +307,12 @@ def score_fit(model, *, X_train, y_train, Z_train, G_test, y_test, Z_test, log=N
     pred = model.predict(G_test, Z_test)
     seconds = time.perf_counter() - t0
     print(f"{label} fit: {fit_summary(model)}", file=log or sys.stderr)
+    cov_pred, metrics = _scored(model, pred, X_train, y_train, Z_train, y_test, Z_test)
+    return pred, cov_pred, metrics, seconds
+
+
+def _scored(model, pred, X_train, y_train, Z_train, y_test, Z_test):
+    """The covariate-only prediction and the metrics of :func:`score_fit`."""
     n_test = len(y_test)
     # each model against the covariate-only model of its family: a logistic model's
     # prediction is a probability, its baseline the logistic regression on [1, Z]
@@ -226,7 +332,7 @@ def score_fit(model, *, X_train, y_train, Z_train, G_test, y_test, Z_test, log=N
     if getattr(model, "inference_", None) is not None:  # how the hybrid's E-step ended
         metrics.update(inference=model.inference_,
                        damping=np.nan if model.damping_ is None else float(model.damping_))
-    return pred, cov_pred, metrics, seconds
+    return cov_pred, metrics
 
 
 def fit_summary(model):

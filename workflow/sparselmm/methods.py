@@ -169,6 +169,11 @@ class Method:
         ``options -> int or None``: the most samples the method is run on. Methods
         that form an ``n x n`` matrix (and its eigendecomposition, ``O(n^3)``) stop
         the workflow before any job runs above it, naming the methods that scale.
+    inner_cv : bool
+        Chooses its penalty by inner CV over folds set by its options ``cv`` and
+        ``seed`` (defaults :data:`INNER_CV_DEFAULTS`), and its fits write each inner
+        fold's error: ``auto`` with the same ``cv`` and ``seed`` reads them instead of
+        fitting it again (:func:`shared_with_auto`).
     binary_only : bool
         A model of a case-control outcome (logistic): fitted to binary phenotypes
         only; its ``predict`` is the probability of being a case, and its SNP part
@@ -186,7 +191,11 @@ class Method:
     packed_mem_bytes_per_genotype: object = _packed_memory
     max_samples: object = _no_limit
     binary_only: bool = False
+    inner_cv: bool = False
 
+
+# the inner folds of a method with inner_cv, and of auto, when its options do not set them
+INNER_CV_DEFAULTS = {"cv": 5, "seed": 0}
 
 REGISTRY = (
     Method("sparselmm", "model:SparseLMM", "SparseLMM", "#D55E00", prunable=True,
@@ -198,10 +207,10 @@ REGISTRY = (
     Method("ridge", "ridge:RidgeREML", "Ridge (GBLUP)", "#009E73", max_samples=_n_by_n),
     Method("lasso", "penalised:ProjectedLassoCV", "Lasso", "#0072B2",
            runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory,
-           packed_mem_bytes_per_genotype=_penalised_packed_memory),
+           packed_mem_bytes_per_genotype=_penalised_packed_memory, inner_cv=True),
     Method("elasticnet", "penalised:ProjectedElasticNetCV", "Elastic net", "#56B4E9",
            runtime_mb_per_min=_penalised_runtime, mem_bytes_per_genotype=_penalised_memory,
-           packed_mem_bytes_per_genotype=_penalised_packed_memory),
+           packed_mem_bytes_per_genotype=_penalised_packed_memory, inner_cv=True),
     Method("lasso_logistic", "logistic_penalised:LogisticLassoCV", "Lasso (logistic)",
            "#023858", runtime_mb_per_min=_logistic_runtime, binary_only=True),
     Method("elasticnet_logistic", "logistic_penalised:LogisticElasticNetCV",
@@ -284,6 +293,28 @@ def check_sample_size(names, n_samples, source, options=None):
 def binary_only_methods(names):
     """The methods of ``names`` that fit binary phenotypes only (logistic models)."""
     return [m for m in names if m in _BY_NAME and _BY_NAME[m].binary_only]
+
+
+def shared_with_auto(options, methods):
+    """Which of auto's candidates the workflow's own fits serve auto, when ``methods``
+    (the config's) fits them beside auto: ``{candidate: True}`` where auto also reads
+    its inner-CV errors (a method with ``inner_cv`` whose ``cv`` and ``seed`` are auto's:
+    the same folds, so its fit is the one auto would make), ``{candidate: False}``
+    where auto reads only its predictions of the held-out fold, if it chooses it (its
+    refit). Others are fitted by auto itself. ``options`` is auto's config section
+    with the candidates' sections under ``options["options"]``."""
+    inner = options.get("options", {})
+    folds = {k: options.get(k, v) for k, v in INNER_CV_DEFAULTS.items()}
+    shared = {}
+    for c in options.get("candidates", ("sparselmm", "lasso")):
+        if c not in methods or c not in _BY_NAME or c == "auto":
+            continue
+        if not _BY_NAME[c].inner_cv:
+            shared[c] = False
+        elif all(dict(inner.get(c) or {}).get(k, v) == folds[k]
+                 for k, v in INNER_CV_DEFAULTS.items()):
+            shared[c] = True
+    return shared
 
 
 def real_data_methods(names):

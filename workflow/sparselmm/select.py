@@ -111,6 +111,12 @@ class AutoSelectCV(LinearPredictor):
     refit of the chosen one; a candidate with its own inner CV (the Lasso, the elastic
     net) is fitted once instead, with ``cv`` and ``seed`` set to auto's, so that its
     folds are auto's; that fit is its refit.
+
+    :meth:`fit` is :meth:`select` (inner CV, choice) then :meth:`refit`. The workflow
+    runs them apart when the candidates are also fitted as methods of their own
+    (:func:`sparselmm.methods.shared_with_auto`): ``select`` reads the Lasso's inner
+    errors from the Lasso's fit of the fold, and the chosen candidate's predictions
+    are read from its fit instead of a refit (:func:`sparselmm.fitting.score_shared_auto`).
     """
 
     def __init__(self, *, candidates=("sparselmm", "lasso"), options=None, cv=5, seed=0,
@@ -136,6 +142,18 @@ class AutoSelectCV(LinearPredictor):
             raise ValueError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
 
     def fit(self, X, y, Z=None):
+        """Choose by inner CV (:meth:`select`) and refit the chosen candidate
+        (:meth:`refit`) on every training sample."""
+        return self.select(X, y, Z).refit(X, y, Z)
+
+    def select(self, X, y, Z=None, errors=None):
+        """The inner CV and the choice (``chosen_``, ``cv_mse_``), without the refit.
+
+        ``errors``: ``{candidate: error on each of auto's inner folds}`` measured
+        elsewhere (the workflow's own fit of a candidate with its own inner CV, run with
+        auto's ``cv`` and ``seed``: :func:`fold_errors_at_others_choice` of its CV); those
+        candidates are not fitted here.
+        """
         self._check_params()
         X = X if isinstance(X, PreparedGenotypes) else PreparedGenotypes(X, Z)
         G, Zc = X.G, X.Z
@@ -145,6 +163,11 @@ class AutoSelectCV(LinearPredictor):
         if not usable:
             raise ValueError(f"no candidate of {list(self.candidates)} fits a quantitative "
                              f"phenotype (they are logistic models)")
+        given = {c: np.asarray(e, dtype=float) for c, e in (errors or {}).items()}
+        for c, e in given.items():
+            if c not in usable or e.shape != (int(self.cv),) or not np.isfinite(e).all():
+                raise ValueError(f"errors of {c!r}: need {int(self.cv)} finite inner-fold "
+                                 f"errors of a usable candidate of {usable}, got {e.tolist()}")
         options = dict(self.options or {})
         folds = assign_folds(y.size, int(self.cv), self.seed)
         kept = [k for k in range(int(self.cv))
@@ -152,25 +175,35 @@ class AutoSelectCV(LinearPredictor):
                 if not (binary and np.ptp(y[folds != k]) == 0)]
         # candidates with their own inner CV, fitted once on auto's folds
         own_cv = {c: {**(options.get(c) or {}), "cv": int(self.cv), "seed": self.seed}
-                  for c in usable if issubclass(estimator_class(c), ProjectedElasticNetCV)}
-        fitted = {c: make_model(c, o).fit(X, y) for c, o in own_cv.items()}
-        errors = {c: list(fold_errors_at_others_choice(m.mse_path_)[kept])
-                  for c, m in fitted.items()}
-        nested = [c for c in usable if c not in fitted]
-        errors.update({c: [] for c in nested})
+                  for c in usable
+                  if c not in given and issubclass(estimator_class(c), ProjectedElasticNetCV)}
+        self._fitted = {c: make_model(c, o).fit(X, y) for c, o in own_cv.items()}
+        errs = {c: list(fold_errors_at_others_choice(m.mse_path_)[kept])
+                for c, m in self._fitted.items()}
+        errs.update({c: list(e[kept]) for c, e in given.items()})
+        nested = [c for c in usable if c not in errs]
+        errs.update({c: [] for c in nested})
         for k in kept if nested else ():
             tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
             inner = PreparedGenotypes(take_rows(G, tr), None if Zc is None else Zc[tr])
             for c in nested:
                 model = make_model(c, options.get(c)).fit(inner, y[tr])
                 pred = model.predict(take_rows(G, te), None if Zc is None else Zc[te])
-                errors[c].append(float(np.mean((y[te] - pred) ** 2)))
-        self.cv_mse_ = {c: float(np.mean(errors[c])) for c in usable if errors[c]}
-        self.chosen_ = choose({c: errors[c] for c in self.cv_mse_}, self.rule)
-        if self.chosen_ in fitted:
-            self.model_ = fitted[self.chosen_]
+                errs[c].append(float(np.mean((y[te] - pred) ** 2)))
+        self.cv_mse_ = {c: float(np.mean(errs[c])) for c in usable if errs[c]}
+        self.chosen_ = choose({c: errs[c] for c in self.cv_mse_}, self.rule)
+        return self
+
+    def refit(self, X, y, Z=None):
+        """Fit the chosen candidate on every training sample (a candidate with its own
+        CV was fitted so by :meth:`select`) and take on its state."""
+        if self.chosen_ in self._fitted:
+            self.model_ = self._fitted[self.chosen_]
         else:
-            self.model_ = make_model(self.chosen_, options.get(self.chosen_)).fit(X, y)
+            X = X if isinstance(X, PreparedGenotypes) else PreparedGenotypes(X, Z)
+            options = dict(self.options or {})
+            self.model_ = make_model(self.chosen_, options.get(self.chosen_)).fit(
+                X, np.asarray(y, dtype=float))
         for attr in STATE:
             if hasattr(self.model_, attr):
                 setattr(self, attr, getattr(self.model_, attr))

@@ -353,3 +353,9 @@ def read_results(path):
     """A results table (metrics, timings), keeping phenotype names such as "NA" as text."""
     return _read_tsv(path, ["phenotype", "method"])
 
+
+def read_fit_table(path):
+    """A fit job's table (predictions, metrics, inner-CV errors), phenotype names and
+    sample IDs as text."""
+    return _read_tsv(path, ["phenotype", "method", "iid"])
+
