@@ -11,7 +11,7 @@ from sparselmm.fitting import fit_fold
 from sparselmm.methods import make_model
 from sparselmm.penalised import ProjectedElasticNetCV, ProjectedLassoCV
 from sparselmm.select import AutoSelectCV, choose, fold_errors_at_others_choice
-from sparselmm.tables import read_fit_table
+from sparselmm.tables import read_results
 
 
 def test_chooses_the_candidate_with_the_lower_inner_error_and_refits_it():
@@ -157,8 +157,8 @@ def test_auto_beside_its_candidates_reuses_their_fits_and_predicts_the_same(tmp_
                        for part in ("predictions", "metrics", "inner")}
         for part in files[cand]:
             write_tsv(getattr(fits, part), files[cand][part], float_format="%.17g")
-    assert len(read_fit_table(files["lasso"]["inner"])) == 3 * 3  # 3 inner folds each
-    assert read_fit_table(files["sparselmm"]["inner"]).empty
+    assert len(read_results(files["lasso"]["inner"])) == 3 * 3  # 3 inner folds each
+    assert read_results(files["sparselmm"]["inner"]).empty
     files["sparselmm"]["inner"] = None
     alone = fit_fold(**kw, method="auto", options=auto)
     for shared in (files, {"lasso": files["lasso"]}):

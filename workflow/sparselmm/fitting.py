@@ -33,12 +33,11 @@ from ._design import PreparedGenotypes, take_columns, take_rows
 from .cv import BINARY_METRICS, binary_metrics, covariate_fit, heldout_metrics
 from .methods import genotype_storage, make_model
 from .methods import method as registry_row
-from .penalised import ProjectedElasticNetCV
 from .samples import fit_samples
 from .select import fold_errors_at_others_choice
 from .traits import code_phenotypes, prevalence_of
 from .simulate import read_truth
-from .tables import read_fit_table, read_table
+from .tables import read_results, read_table
 
 # what to do about a shared fit file that is not this fold's
 REDO_FIT = "delete it and rerun the workflow"
@@ -186,7 +185,7 @@ def fit_fold(*, bed, phenotypes, names, folds, fold, method, options=None, covar
                     model, shared, name, np.asarray(ids)[test], **kw)
             else:
                 pred, cov_pred, m, seconds = score_fit(model, **kw)
-            if isinstance(model, ProjectedElasticNetCV):
+            if registry_row(method).inner_cv:
                 errors = fold_errors_at_others_choice(model.mse_path_)
                 inner.append(pd.DataFrame({"phenotype": name, "inner_fold": range(errors.size),
                                            "mse": errors}))
@@ -224,7 +223,7 @@ def read_shared(files, fold):
         for part in ("predictions", "metrics", "inner"):
             if paths.get(part) is None:
                 continue
-            frame = read_fit_table(paths[part])
+            frame = read_results(paths[part])
             if part != "inner" and not (frame["fold"] == fold).all():
                 raise ValueError(f"{paths[part]}: not a fit of fold {fold}")
             t[part] = frame
@@ -251,12 +250,12 @@ def score_shared_auto(model, shared, name, test_ids, *, X_train, y_train, Z_trai
                 raise ValueError(f"{t['files']['inner']}: no inner-CV errors of {name!r}")
             errors[cand] = rows["mse"].to_numpy(dtype=float)
     t0 = time.perf_counter()
-    model.select(X_train, y_train, None if isinstance(X_train, PreparedGenotypes) else Z_train,
-                 errors=errors)
+    X = X_train if isinstance(X_train, PreparedGenotypes) else PreparedGenotypes(X_train, Z_train)
+    model.select(X, y_train, errors=errors)
     reused = shared.get(model.chosen_)
     extra = {}
     if reused is None:
-        model.refit(X_train, y_train, Z_train)
+        model.refit(X, y_train)
         pred = model.predict(G_test, Z_test)
         print(f"{label} fit: {fit_summary(model)}", file=log)
     else:

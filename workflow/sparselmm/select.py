@@ -27,9 +27,8 @@ import numpy as np
 from ._base import LinearPredictor
 from ._design import PreparedGenotypes, take_rows
 from .cv import assign_folds
-from .methods import estimator_class, make_model
+from .methods import make_model
 from .methods import method as registry_row
-from .penalised import ProjectedElasticNetCV
 
 # what the chosen model's public state is made of (``LinearPredictor._finish``)
 STATE = ("coef_", "intercept_", "covariate_coef_", "x_mean_", "x_scale_", "n_features_in_",
@@ -144,7 +143,8 @@ class AutoSelectCV(LinearPredictor):
     def fit(self, X, y, Z=None):
         """Choose by inner CV (:meth:`select`) and refit the chosen candidate
         (:meth:`refit`) on every training sample."""
-        return self.select(X, y, Z).refit(X, y, Z)
+        X = X if isinstance(X, PreparedGenotypes) else PreparedGenotypes(X, Z)
+        return self.select(X, y).refit(X, y)
 
     def select(self, X, y, Z=None, errors=None):
         """The inner CV and the choice (``chosen_``, ``cv_mse_``), without the refit.
@@ -176,7 +176,7 @@ class AutoSelectCV(LinearPredictor):
         # candidates with their own inner CV, fitted once on auto's folds
         own_cv = {c: {**(options.get(c) or {}), "cv": int(self.cv), "seed": self.seed}
                   for c in usable
-                  if c not in given and issubclass(estimator_class(c), ProjectedElasticNetCV)}
+                  if c not in given and registry_row(c).inner_cv}
         self._fitted = {c: make_model(c, o).fit(X, y) for c, o in own_cv.items()}
         errs = {c: list(fold_errors_at_others_choice(m.mse_path_)[kept])
                 for c, m in self._fitted.items()}

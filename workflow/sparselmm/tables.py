@@ -350,12 +350,7 @@ def read_table(path, what):
 
 
 def read_results(path):
-    """A results table (metrics, timings), keeping phenotype names such as "NA" as text."""
-    return _read_tsv(path, ["phenotype", "method"])
-
-
-def read_fit_table(path):
-    """A fit job's table (predictions, metrics, inner-CV errors), phenotype names and
-    sample IDs as text."""
+    """A results table (metrics, timings) or a fit job's (predictions, inner-CV
+    errors), keeping phenotype names such as "NA" and sample IDs as text."""
     return _read_tsv(path, ["phenotype", "method", "iid"])
 
