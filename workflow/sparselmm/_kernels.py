@@ -610,52 +610,68 @@ def gram_epoch(A, m, S, grad, b, l1, l2):
     return largest
 
 
-# the denoiser may also use reciprocals and approximate math functions: 20 %
-# faster, within 1e-14 of the exact kernel (measured); no flag assumes away inf,
-# which log(pi_k) = -inf needs
-@njit(cache=True, nogil=True, fastmath=FAST | {"arcp", "afn"})
-def mixture_moments(r, tau, logpi, var, x, v, wsum, msum):
-    """The EM-VAMP denoiser in one pass over the SNPs, without p x K arrays.
-
-    Posterior of ``beta_j ~ sum_k pi_k N(0, var_k)`` given ``r_j ~ N(beta_j, tau)``
-    (``var_0 = 0``, the point mass): mean ``x_j`` and variance ``v_j``, and summed
-    over SNPs the responsibilities ``wsum_k = sum_j w_jk`` and second moments
-    ``msum_k = sum_j w_jk (m_jk^2 + c_k)`` (component mean ``m_jk`` and variance
-    ``c_k``), which is all the M-steps need. ``logpi`` may hold -inf.
-    """
-    K = var.size
-    logw = np.empty(K)
-    shrink = np.empty(K)
-    half_log_total = np.empty(K)
-    inv_total = np.empty(K)
+# The EM-VAMP denoiser, over a block of SNPs in two passes around numpy's exp, which
+# is vectorised (numba's math.exp is one call per value: with it in the loop the
+# denoiser took 9.0 ms per iteration on 85,485 SNPs x 20 components, 3.3 ms this
+# way). The block ``b`` is K x n (component-major), so every inner loop runs over
+# SNPs and vectorises; the moments are within 1e-13 of the one-pass kernel's
+# (tests/test_hybrid.py). No flag assumes away inf, which log(pi_k) = -inf needs.
+@njit(cache=True, nogil=True, fastmath=FAST)
+def mixture_logits(r, a, inv_total, b, top):
+    """``b[k, j] = a_k - r_j^2 inv_total_k / 2 - max_k(...)``: the log-responsibilities
+    of the SNPs ``r`` (up to the row's normaliser), each SNP's largest at 0, with
+    ``a_k = log pi_k - log(var_k + tau) / 2`` and ``inv_total_k = 1 / (var_k + tau)``."""
+    K, n = b.shape
+    for j in range(n):
+        top[j] = -np.inf
     for k in range(K):
-        total = var[k] + tau
-        shrink[k] = var[k] / total
-        half_log_total[k] = 0.5 * math.log(total)
-        inv_total[k] = 1.0 / total
-    wsum[:] = 0.0
-    msum[:] = 0.0
-    for j in range(r.size):
+        ak = a[k]
+        ik = inv_total[k]
+        for j in range(n):
+            t = ak - ik * (0.5 * r[j] * r[j])
+            b[k, j] = t
+            top[j] = max(top[j], t)
+    for k in range(K):
+        for j in range(n):
+            b[k, j] -= top[j]
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
+def mixture_sums(r, tau, shrink, b, work, x, v, wsum, msum):
+    """Posterior moments from the unnormalised responsibilities ``b`` (K x n, the
+    exp of :func:`mixture_logits`) of ``beta_j ~ sum_k pi_k N(0, var_k)`` given
+    ``r_j ~ N(beta_j, tau)``: the mean ``x_j`` and variance ``v_j``, and *added* to
+    ``wsum_k`` and ``msum_k`` the responsibilities and second moments ``w_jk (m_jk^2 +
+    c_k)`` summed over the block (component ``k``'s mean ``m_jk = shrink_k r_j`` and
+    variance ``c_k = shrink_k tau``). ``work`` is 3 x n scratch."""
+    K, n = b.shape
+    norm, s1, s2 = work[0], work[1], work[2]
+    for j in range(n):
+        norm[j] = 0.0
+        s1[j] = 0.0
+        s2[j] = 0.0
+    for k in range(K):
+        sk = shrink[k]
+        sk2 = sk * sk
+        for j in range(n):
+            e = b[k, j]
+            norm[j] += e
+            s1[j] += sk * e
+            s2[j] += sk2 * e
+    for j in range(n):
+        inv = 1.0 / norm[j]
+        norm[j] = inv
         rj = r[j]
-        r2h = 0.5 * rj * rj
-        top = -np.inf
-        for k in range(K):
-            logw[k] = logpi[k] - half_log_total[k] - r2h * inv_total[k]
-            if logw[k] > top:
-                top = logw[k]
-        norm = 0.0
-        for k in range(K):
-            logw[k] = math.exp(logw[k] - top)
-            norm += logw[k]
-        xj = 0.0
-        sj = 0.0
-        for k in range(K):
-            w = logw[k] / norm
-            m = rj * shrink[k]
-            second = shrink[k] * tau + m * m
-            xj += w * m
-            sj += w * second
-            wsum[k] += w
-            msum[k] += w * second
+        xj = rj * s1[j] * inv
         x[j] = xj
-        v[j] = max(sj - xj * xj, 0.0)
+        v[j] = max((tau * s1[j] + rj * rj * s2[j]) * inv - xj * xj, 0.0)
+    for k in range(K):
+        ws = 0.0
+        wr = 0.0
+        for j in range(n):
+            w = b[k, j] * norm[j]
+            ws += w
+            wr += w * (r[j] * r[j])
+        sk = shrink[k]
+        wsum[k] += ws
+        msum[k] += sk * tau * ws + sk * sk * wr

@@ -150,17 +150,29 @@ def denoise(r, gamma, pi, var):
     return x, np.maximum(v, 0.0), w, m, c
 
 
-def denoise_moments(r, gamma, pi, var):
-    """``(mean, variance, wsum, msum)`` of :func:`denoise` by the compiled kernel
-    (:func:`sparselmm._kernels.mixture_moments`): the responsibilities and second
-    moments summed over SNPs instead of the p x K arrays."""
-    K = var.size
-    x, v = np.empty(r.size), np.empty(r.size)
-    wsum, msum = np.empty(K), np.empty(K)
+def denoise_moments(r, gamma, pi, var, block=4096):
+    """``(mean, variance, wsum, msum)`` of :func:`denoise` by the compiled kernels
+    (:func:`sparselmm._kernels.mixture_logits` and ``mixture_sums``, ``block`` SNPs
+    at a time): the responsibilities and second moments summed over SNPs instead
+    of the p x K arrays."""
+    r = np.ascontiguousarray(r, dtype=np.float64)
+    var = np.asarray(var, dtype=np.float64)
+    tau = 1.0 / gamma
+    total = var + tau
+    shrink = var / total
     with np.errstate(divide="ignore"):
-        logpi = np.log(pi)
-    _kernels.mixture_moments(np.ascontiguousarray(r, dtype=np.float64), 1.0 / gamma, logpi,
-                             np.ascontiguousarray(var, dtype=np.float64), x, v, wsum, msum)
+        a = np.log(pi) - 0.5 * np.log(total)
+    inv_total = 1.0 / total
+    K, p = var.size, r.size
+    x, v = np.empty(p), np.empty(p)
+    wsum, msum = np.zeros(K), np.zeros(K)
+    buf, work = np.empty((K, min(block, p))), np.empty((3, min(block, p)))
+    for lo in range(0, p, block):
+        hi = min(lo + block, p)
+        b, w = buf[:, :hi - lo], work[:, :hi - lo]
+        _kernels.mixture_logits(r[lo:hi], a, inv_total, b, w[0])
+        np.exp(b, out=b)
+        _kernels.mixture_sums(r[lo:hi], tau, shrink, b, w, x[lo:hi], v[lo:hi], wsum, msum)
     return x, v, wsum, msum
 
 
