@@ -88,6 +88,7 @@ def test_every_kernel_gives_the_int8_answer(tmp_path, rows):
     for X, out in zip((G, P), outs):
         _kernels.matvec(X, SENTINEL, mean, scale, b_vec, out)
     np.testing.assert_array_equal(*outs)
+    outs_matvec = outs[0]
     z = rng.normal(size=n)
     active = rng.random(p) < 0.8
     outs = [np.zeros(p), np.zeros(p)]
@@ -101,6 +102,13 @@ def test_every_kernel_gives_the_int8_answer(tmp_path, rows):
     miss = [_kernels.missing_calls(X, SENTINEL, n_miss) for X in (G, P)]
     for a, b in zip(*miss):
         np.testing.assert_array_equal(a, b)
+    # X b on the raw dosages, missing calls taken out afterwards: the column-by-column
+    # answer up to the order of the sums, packed equal to int8 bit for bit
+    raw = [np.zeros(n), np.zeros(n)]
+    for X, out, (ptr, mrows) in zip((G, P), raw, miss):
+        _kernels.matvec_raw(X, mean, scale, b_vec, ptr, mrows, out)
+    np.testing.assert_array_equal(*raw)
+    np.testing.assert_allclose(raw[0], outs_matvec, rtol=1e-12, atol=1e-12)
     # SparseLMM's coordinate ascent, the hybrid's mixture sweep, the Lasso's epoch and
     # its screening correlations: every output array and the return value
     order = rng.permutation(p)

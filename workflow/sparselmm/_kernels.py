@@ -540,6 +540,57 @@ def correlations(G, mean, scale, Ct, idx, ptr, rows, z, u, out):
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
+def matvec_raw(G, mean, scale, b, ptr, rows, out):
+    """``out += X b`` for the standardised X, like :func:`matvec`, on the raw dosages:
+    ``sum_j g_ij b'_j - sum_j m_j b'_j`` (``b'_j = s_j b_j``), the missing calls
+    (listed by :func:`missing_calls`) taken back out afterwards, so the loop over
+    rows has no test or subtraction and vectorises; four columns share each load
+    and store of ``out``. For a dense ``b`` (EM-VAMP's LMMSE step) 1.5x faster than
+    :func:`matvec` on a GEUVADIS fold (``bench/vamp_kernels.py``); the same up to
+    rounding."""
+    n, p = G.shape
+    cols = np.empty(p, np.int64)
+    m = 0
+    offset = 0.0
+    for j in range(p):
+        bj = b[j] * scale[j]
+        if bj != 0.0:
+            cols[m] = j
+            m += 1
+            offset += mean[j] * bj
+    work = scratch(G, 4)
+    q = 0
+    while q + 4 <= m:
+        j0, j1, j2, j3 = cols[q], cols[q + 1], cols[q + 2], cols[q + 3]
+        X0, c0 = column(G, j0, work, 0)
+        X1, c1 = column(G, j1, work, 1)
+        X2, c2 = column(G, j2, work, 2)
+        X3, c3 = column(G, j3, work, 3)
+        b0, b1 = b[j0] * scale[j0], b[j1] * scale[j1]
+        b2, b3 = b[j2] * scale[j2], b[j3] * scale[j3]
+        for i in range(n):
+            out[i] += (float(X0[i, c0]) * b0 + float(X1[i, c1]) * b1) \
+                + (float(X2[i, c2]) * b2 + float(X3[i, c3]) * b3)
+        q += 4
+    for t in range(q, m):
+        j = cols[t]
+        X, c = column(G, j, work, 0)
+        bj = b[j] * scale[j]
+        for i in range(n):
+            out[i] += float(X[i, c]) * bj
+    for i in range(n):
+        out[i] -= offset
+    for t in range(m):  # a missing call counts as the mean: 0
+        j = cols[t]
+        if ptr[j + 1] > ptr[j]:
+            X, c = column(G, j, work, 0)
+            bj = b[j] * scale[j]
+            for q in range(ptr[j], ptr[j + 1]):
+                i = rows[q]
+                out[i] -= (float(X[i, c]) - mean[j]) * bj
+
+
+@njit(cache=True, nogil=True, fastmath=FAST)
 def correlations_many(G, mean, scale, Cts, which, idx, ptr, rows, Z, U, out):
     """:func:`correlations` of several fits in one pass over the genotypes:
     ``out[t, f] = x_j^T Z[:, f] + Cts[which[f], j]^T U[f]`` for the SNPs ``j = idx[t]``
@@ -611,9 +662,9 @@ def gram_epoch(A, m, S, grad, b, l1, l2):
 
 
 # The EM-VAMP denoiser, over a block of SNPs in two passes around numpy's exp, which
-# is vectorised (numba's math.exp is one call per value: with it in the loop the
-# denoiser took 9.0 ms per iteration on 85,485 SNPs x 20 components, 3.3 ms this
-# way). The block ``b`` is K x n (component-major), so every inner loop runs over
+# is vectorised (numba's math.exp is one call per value: a one-pass kernel with it
+# in the loop was 2.7x slower on 85,485 SNPs x 20 components; bench/vamp_kernels.py
+# times this against the numpy denoiser). The block ``b`` is K x n (component-major), so every inner loop runs over
 # SNPs and vectorises; the moments are within 1e-13 of the one-pass kernel's
 # (tests/test_hybrid.py). No flag assumes away inf, which log(pi_k) = -inf needs.
 @njit(cache=True, nogil=True, fastmath=FAST)

@@ -103,7 +103,7 @@ import time
 import numpy as np
 
 from . import _kernels
-from ._design import projected_blocks, standardized_matvec
+from ._design import projected_blocks
 
 STALL = 100  # iterations without progress after which a run counts as oscillating
 SETTLE = 1e-2  # messages count as settled (M-steps start) below this change
@@ -188,15 +188,29 @@ class Lmmse:
         # the part of y~ no SNP combination can reach
         self.outside = max(float(y @ y - self.Uy @ self.Uy), 0.0)
         self.n_active = max(int(design.active.sum()), 1)
+        self.active = np.flatnonzero(design.active)
+        # U lies in the range of P, so A^T z = X^T z: no covariate term in correlations
+        self.no_covariates, self.no_u = np.zeros((design.G.shape[1], 0)), np.zeros(0)
 
     def X_times(self, b):
+        """``X b``; with :meth:`Xt_times` on the raw dosages, missing calls taken out
+        afterwards (:func:`sparselmm._kernels.matvec_raw`, ``correlations``): the two
+        passes over the genotypes are most of an iteration's time."""
         d = self.design
-        return standardized_matvec(d.G, d.sentinel, d.mean, d.scale, b)
+        out = np.zeros(d.n)
+        _kernels.matvec_raw(d.G, d.mean, d.scale, np.ascontiguousarray(b, dtype=np.float64),
+                            *d.missing_calls(), out)
+        return out
 
     def Xt_times(self, z):
+        """``X^T z`` on the active SNPs, 0 elsewhere."""
         d = self.design
+        part = np.empty(self.active.size)
+        _kernels.correlations(d.G, d.mean, d.scale, self.no_covariates, self.active,
+                              *d.missing_calls(), np.ascontiguousarray(z, dtype=np.float64),
+                              self.no_u, part)
         out = np.zeros(d.G.shape[1])
-        _kernels.rmatvec(d.G, d.sentinel, d.mean, d.scale, d.active, np.ascontiguousarray(z), out)
+        out[self.active] = part
         return out
 
     def __call__(self, r2, gamma2, sigma2):
