@@ -50,10 +50,11 @@ def main():
         old = pd.read_csv(metrics, sep="\t").iloc[0]
         old_s = pd.read_csv(metrics.with_name(f"fold{fold}.timing.tsv"), sep="\t")
         t = time.perf_counter()
-        _, new, timing = fitting.fit_fold(
+        fits = fitting.fit_fold(
             bed=str(data / "genotypes"), phenotypes=data / "phenotypes.tsv", names=["y"],
             covariates=data / "covariates.tsv", folds=data / "folds.tsv", fold=fold,
             method="hybrid", options=options, truth=data / "truth.json")
+        new, timing = fits.metrics, fits.timings
         new, seconds = new.iloc[0], float(timing["fit_seconds"].iloc[0])
         model = made[-1]
         rows.append({

@@ -48,7 +48,7 @@ SUMMARY_ATTRIBUTES = ("chosen_", "cv_mse_", "converged_", "n_iter_", "pve_", "si
 
 
 class FoldFits(NamedTuple):
-    """What :func:`fit_fold` returns: three DataFrames, each with a ``phenotype`` column.
+    """What :func:`fit_fold` returns: four DataFrames, each with a ``phenotype`` column.
 
     ``predictions``: ``phenotype, iid, fold, y, pred, pred_covariates`` of the held-out
     samples; ``metrics``: ``phenotype, method, fold`` and the held-out metrics
