@@ -93,7 +93,8 @@ def main():
     def compiled():
         return np.concatenate(_vamp.denoise_moments(r, gamma, pi, var))
 
-    print(f"{'step':<12} {'baseline':<22} {'ms':>7}   {'now':<30} {'ms':>7}  speed-up  max rel. diff")
+    print(f"{'step':<12} {'baseline':<22} {'ms':>7}   {'now':<30} {'ms':>7}  speed-up  "
+          "max rel. diff")
     for step, (name0, f0), (name1, f1) in (
             ("X b", ("matvec", matvec), ("matvec_raw", matvec_raw)),
             ("X^T z", ("rmatvec", rmatvec), ("correlations", correlations)),

@@ -399,7 +399,8 @@ def test_compiled_denoiser_moments_equal_the_readable_denoiser():
     var = np.concatenate([[0.0], np.geomspace(1e-4, 1, 19)])
     pi = rng.dirichlet(np.ones(20))
     pi[3] = 0.0  # an empty component: log(0) = -inf
-    for gamma, block in ((0.5, 4096), (37.0, 64), (1e4, 100)):  # one block, several, a short last one
+    # one block; several; several with a short last one
+    for gamma, block in ((0.5, 4096), (37.0, 64), (1e4, 100)):
         x, v, w, m, c = denoise(r, gamma, pi, var)
         x2, v2, wsum, msum = denoise_moments(r, gamma, pi, var, block=block)
         np.testing.assert_allclose(x2, x, rtol=1e-12, atol=1e-15)

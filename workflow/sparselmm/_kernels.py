@@ -662,11 +662,12 @@ def gram_epoch(A, m, S, grad, b, l1, l2):
 
 
 # The EM-VAMP denoiser, over a block of SNPs in two passes around numpy's exp, which
-# is vectorised (numba's math.exp is one call per value: a one-pass kernel with it
-# in the loop was 2.7x slower on 85,485 SNPs x 20 components; bench/vamp_kernels.py
-# times this against the numpy denoiser). The block ``b`` is K x n (component-major), so every inner loop runs over
-# SNPs and vectorises; the moments are within 1e-13 of the one-pass kernel's
-# (tests/test_hybrid.py). No flag assumes away inf, which log(pi_k) = -inf needs.
+# is vectorised (numba's math.exp is one call per value: a one-pass kernel with it in
+# the loop was 2.7x slower on 85,485 SNPs x 20 components; bench/vamp_kernels.py times
+# this against the numpy denoiser). The block ``b`` is K x n (component-major), so
+# every inner loop runs over SNPs and vectorises; tests/test_hybrid.py checks the
+# moments against the numpy denoiser. No flag assumes away inf, which log(pi_k) = -inf
+# needs.
 @njit(cache=True, nogil=True, fastmath=FAST)
 def mixture_logits(r, a, inv_total, b, top):
     """``b[k, j] = a_k - r_j^2 inv_total_k / 2 - max_k(...)``: the log-responsibilities
