@@ -461,6 +461,34 @@ def test_vamp_diffuse_start_runs_only_below_the_best_normal_prior(monkeypatch):
         assert h.ridge_evidence_ == pytest.approx(sparse.log_evidence_ + shift)
 
 
+def test_a_two_step_cycle_while_settling_restarts_early_to_the_same_fit(monkeypatch):
+    # on these LD blocks the diffuse start's messages, at damping 0.4, flip between
+    # two states while they settle (measured): the cycle test restarts that run after
+    # 57 iterations instead of the stall test's 111, and the restart, and so the fit,
+    # is the one the stall would have made
+    from sparselmm import _vamp
+
+    G, y, _ = ld_blocks(n=300, seed=3)
+    runs, iterate = [], _vamp._iterate
+
+    def recorded(*args, **kwargs):
+        st = iterate(*args, **kwargs)
+        runs.append((kwargs["damping"], st.n_iter, st.stalled))
+        return st
+
+    monkeypatch.setattr(_vamp, "_iterate", recorded)
+    fits = {}
+    for cycle in (_vamp.CYCLE, 10**9):  # the cycle test, and the stall test alone
+        monkeypatch.setattr(_vamp, "CYCLE", cycle)
+        runs.clear()
+        fits[cycle] = HybridLMM().fit(G, y), [r for r in runs if r[2]]
+    (early, stalled_early), (late, stalled_late) = fits.values()
+    assert [r[0] for r in stalled_early] == [r[0] for r in stalled_late] == [0.4]
+    assert stalled_early[0][1] < _vamp.STALL <= stalled_late[0][1]
+    assert early.converged_ and early.n_iter_ == late.n_iter_
+    np.testing.assert_array_equal(early.coef_, late.coef_)
+
+
 def plain_and_accelerated(G, y, tol):
     from sparselmm import _vamp
     from sparselmm._design import build_design

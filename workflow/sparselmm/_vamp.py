@@ -68,6 +68,14 @@ How a run proceeds (each rule answers a failure seen on genotype data):
   damping, since halving it would only halve the drift's speed (measured on
   coalescent genotypes, where restarts for such drift took fits down to the
   smallest damping without converging).
+  While the messages settle, a run caught in a *two-step cycle* (for ``CYCLE``
+  iterations in a row the fit stepped back and the change repeated the one two
+  iterations before to ``CYCLE_TOL``) restarts at once instead of after
+  ``STALL`` iterations: such a cycle never left (measured on 180 fits: GEUVADIS
+  genes, semi-synthetic and simulated sets with and without LD; 31 cycles found,
+  none of the 208 runs that settled was taken for one, and a cycle test ten or
+  thirty times looser still took none). The restart is the one the stall would
+  have made, so the fit is the same, sooner.
 * **Acceleration** (:class:`_Accelerator`): once the messages have settled, EM
   can move ``sigma_e^2`` and ``pi`` by a fraction of a percent per iteration for
   hundreds or thousands of iterations (GEUVADIS genes with strong cis-eQTLs on
@@ -106,6 +114,8 @@ from . import _kernels
 from ._design import projected_blocks
 
 STALL = 100  # iterations without progress after which a run counts as oscillating
+CYCLE = 20  # settling: iterations of a two-step cycle after which a run restarts
+CYCLE_TOL = 1e-3  # ... the change equal to the one two iterations before to this
 SETTLE = 1e-2  # messages count as settled (M-steps start) below this change
 MAX_NORM = 10.0  # ||x|| / sd(y~) above this: the messages have exploded
 MAX_SIGMA2 = 1.2  # sigma_e^2 / var(y~) above this: diverged
@@ -449,6 +459,7 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
     turns = 0
     best, best_at = math.inf, 0
     calm = 0  # iterations in a row below tol
+    cycle, changes = 0, (math.inf, math.inf)  # settling: a two-step cycle (CYCLE)
     t0 = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for it in range(1, int(max_iter) + 1):
@@ -514,6 +525,12 @@ def _iterate(lmmse, grid, pi, sigma2, *, estimate_sigma2_e, estimate_weights, da
                     learning = True
                     best, best_at = math.inf, it
                     continue
+                repeat = abs(change - changes[0]) <= CYCLE_TOL * change
+                cycle = cycle + 1 if back and repeat else 0
+                changes = (changes[1], change)
+                if cycle >= CYCLE and stop_on_stall:
+                    st.stalled = True
+                    return st
             elif change < tol:
                 calm += 1
                 if calm >= (CONFIRM if accelerator else 1):
