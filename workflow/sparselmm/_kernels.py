@@ -549,45 +549,40 @@ def matvec_raw(G, mean, scale, b, ptr, rows, out):
     :func:`matvec` on a GEUVADIS fold (``bench/vamp_kernels.py``); the same up to
     rounding."""
     n, p = G.shape
-    cols = np.empty(p, np.int64)
+    cols, w = np.empty(p, np.int64), np.empty(p)  # the SNPs with b'_j != 0, and b'_j
     m = 0
     offset = 0.0
     for j in range(p):
         bj = b[j] * scale[j]
         if bj != 0.0:
-            cols[m] = j
+            cols[m], w[m] = j, bj
             m += 1
             offset += mean[j] * bj
     work = scratch(G, 4)
     q = 0
     while q + 4 <= m:
-        j0, j1, j2, j3 = cols[q], cols[q + 1], cols[q + 2], cols[q + 3]
-        X0, c0 = column(G, j0, work, 0)
-        X1, c1 = column(G, j1, work, 1)
-        X2, c2 = column(G, j2, work, 2)
-        X3, c3 = column(G, j3, work, 3)
-        b0, b1 = b[j0] * scale[j0], b[j1] * scale[j1]
-        b2, b3 = b[j2] * scale[j2], b[j3] * scale[j3]
+        X0, c0 = column(G, cols[q], work, 0)
+        X1, c1 = column(G, cols[q + 1], work, 1)
+        X2, c2 = column(G, cols[q + 2], work, 2)
+        X3, c3 = column(G, cols[q + 3], work, 3)
+        b0, b1, b2, b3 = w[q], w[q + 1], w[q + 2], w[q + 3]
         for i in range(n):
             out[i] += (float(X0[i, c0]) * b0 + float(X1[i, c1]) * b1) \
                 + (float(X2[i, c2]) * b2 + float(X3[i, c3]) * b3)
         q += 4
     for t in range(q, m):
-        j = cols[t]
-        X, c = column(G, j, work, 0)
-        bj = b[j] * scale[j]
+        X, c = column(G, cols[t], work, 0)
         for i in range(n):
-            out[i] += float(X[i, c]) * bj
+            out[i] += float(X[i, c]) * w[t]
     for i in range(n):
         out[i] -= offset
     for t in range(m):  # a missing call counts as the mean: 0
         j = cols[t]
         if ptr[j + 1] > ptr[j]:
             X, c = column(G, j, work, 0)
-            bj = b[j] * scale[j]
-            for q in range(ptr[j], ptr[j + 1]):
-                i = rows[q]
-                out[i] -= (float(X[i, c]) - mean[j]) * bj
+            for s in range(ptr[j], ptr[j + 1]):
+                i = rows[s]
+                out[i] -= (float(X[i, c]) - mean[j]) * w[t]
 
 
 @njit(cache=True, nogil=True, fastmath=FAST)
